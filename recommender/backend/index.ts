@@ -1,0 +1,3 @@
+export { initBackend, isBackendChoice, BACKEND_CHOICES } from './select.ts';
+export type { BackendChoice, BackendInfo } from './select.ts';
+export { registerSegmentSumKernels, scatterAddRows, segmentSumKernels } from './segmentSum.ts';
