@@ -1,3 +1,4 @@
 export { initBackend, isBackendChoice, BACKEND_CHOICES } from './select.ts';
 export type { BackendChoice, BackendInfo } from './select.ts';
 export { registerSegmentSumKernels, scatterAddRows, segmentSumKernels } from './segmentSum.ts';
+export { registerGemmKernel, gemmKernelConfig, gemmStats, stockBatchMatMul } from './gemm.ts';

@@ -4,6 +4,7 @@ import { tf } from '../tf.ts';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerSegmentSumKernels } from './segmentSum.ts';
+import { registerGemmKernel } from './gemm.ts';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -25,7 +26,15 @@ async function loadTensorflow(): Promise<void> {
   // Optional dependency: its install downloads libtensorflow, which fails on
   // machines without that network access, and npm then skips it.
   const mod = '@tensorflow/tfjs-node-gpu';
-  await import(/* @vite-ignore */ mod);
+  try {
+    await import(/* @vite-ignore */ mod);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
+      throw new Error(`${mod} is not installed (optional dependency; its install needs to download libtensorflow)`);
+    }
+    throw err;
+  }
 }
 
 async function activate(name: string): Promise<void> {
@@ -50,6 +59,7 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
     throw new Error(`unknown backend "${choice}": use one of ${BACKEND_CHOICES.join(', ')}`);
   }
   registerSegmentSumKernels();
+  registerGemmKernel();
   tf.env().set('PROD', true);
   const order = choice === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [choice];
   const fallbacks: string[] = [];

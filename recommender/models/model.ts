@@ -22,9 +22,14 @@ export interface FitOptions {
   /** FedProx: adds (mu/2)·||w − w_global||² to the loss; w_global = weights when fitLocal starts. */
   proxMu?: number;
   seed: number;
-  /** Called after each epoch; a returned promise is awaited (progress output, early stop checks). */
-  onEpoch?: (e: EpochReport) => void | Promise<void>;
+  /**
+   * Called after each epoch; a returned promise is awaited. Returning 'stop'
+   * ends training after this epoch (early stopping).
+   */
+  onEpoch?: (e: EpochReport) => EpochVerdict | Promise<EpochVerdict>;
 }
+
+export type EpochVerdict = void | 'continue' | 'stop';
 
 export interface EpochReport {
   epoch: number;
@@ -35,6 +40,8 @@ export interface EpochReport {
 export interface FitResult {
   /** Mean training loss of the last epoch. */
   loss: number;
+  /** Epochs actually run (fewer than asked when onEpoch said 'stop'). */
+  epochs: number;
   steps: number;
   /** Training examples seen in one epoch (sequences for SASRec, positives for MF). */
   examples: number;

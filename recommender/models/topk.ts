@@ -2,6 +2,7 @@
 
 /** Indices of the k highest scores (ties: lower index first), skipping `exclude`. */
 export function topK(scores: Float32Array, k: number, exclude?: ArrayLike<number>): number[] {
+  if (!(k >= 1)) return [];
   const skip = new Set<number>(exclude ? Array.from(exclude) : []);
   const best: number[] = [];
   for (let i = 0; i < scores.length; i++) {

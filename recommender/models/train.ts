@@ -27,7 +27,17 @@ export function validateFitOptions(opts: FitOptions): void {
 const YIELD_EVERY_MS = 25;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
-export async function runEpochs<T>(params: Params, examples: T[], opts: FitOptions, build: StepBuilder<T>): Promise<FitResult> {
+/**
+ * Trains `params` (shared, FedProx-anchored) and `localVars` (never shared, e.g.
+ * MF user embeddings) with one Adam optimizer for `opts.epochs` epochs.
+ */
+export async function runEpochs<T>(
+  params: Params,
+  examples: T[],
+  opts: FitOptions,
+  build: StepBuilder<T>,
+  localVars: tf.Variable[] = [],
+): Promise<FitResult> {
   validateFitOptions(opts);
   const started = performance.now();
   const rng = new Rng(opts.seed);
@@ -38,6 +48,7 @@ export async function runEpochs<T>(params: Params, examples: T[], opts: FitOptio
   let steps = 0;
   let lastLoss = NaN;
   let lastYield = performance.now();
+  let epochsRun = 0;
   try {
     for (let epoch = 1; epoch <= opts.epochs; epoch++) {
       const epochStart = performance.now();
@@ -49,8 +60,9 @@ export async function runEpochs<T>(params: Params, examples: T[], opts: FitOptio
         const step = build(chunk, rng);
         try {
           const value = tf.tidy(() => {
-            const { value: loss, grads } = tf.variableGrads(step.loss, params.vars);
-            optimizer.applyGradients((anchors ? addProximalGradients(grads, params.vars, anchors, mu) : grads) as Parameters<typeof optimizer.applyGradients>[0]);
+            const { value: loss, grads } = tf.variableGrads(step.loss, [...params.vars, ...localVars]);
+            const all = anchors ? { ...grads, ...addProximalGradients(grads, params.vars, anchors, mu) } : grads;
+            optimizer.applyGradients(all as Parameters<typeof optimizer.applyGradients>[0]);
             return loss;
           });
           lossSum += (await value.data())[0];
@@ -66,11 +78,13 @@ export async function runEpochs<T>(params: Params, examples: T[], opts: FitOptio
         }
       }
       lastLoss = batches > 0 ? lossSum / batches : NaN;
-      await opts.onEpoch?.({ epoch, loss: lastLoss, seconds: (performance.now() - epochStart) / 1000 });
+      epochsRun = epoch;
+      const verdict = await opts.onEpoch?.({ epoch, loss: lastLoss, seconds: (performance.now() - epochStart) / 1000 });
+      if (verdict === 'stop') break;
     }
   } finally {
     optimizer.dispose();
     anchors?.forEach((t) => t.dispose());
   }
-  return { loss: lastLoss, steps, examples: examples.length, seconds: (performance.now() - started) / 1000 };
+  return { loss: lastLoss, epochs: epochsRun, steps, examples: examples.length, seconds: (performance.now() - started) / 1000 };
 }

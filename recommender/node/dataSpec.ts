@@ -3,7 +3,7 @@
 import { buildDataset } from '../dataset.ts';
 import type { Dataset } from '../dataset.ts';
 import { generateSynthetic } from '../synthetic.ts';
-import type { BehaviorEvent } from '../types.ts';
+import type { BehaviorEvent, ItemMeta } from '../types.ts';
 import { BadRowLog } from './badRows.ts';
 import { openEventsFile } from './eventsFile.ts';
 import { openMovieLens } from './movielens.ts';
@@ -95,6 +95,12 @@ export interface LoadOptions {
    * metadata only and the catalog holds the items that have interactions.
    */
   fixedVocabulary?: boolean;
+  /**
+   * A vocabulary from elsewhere (a checkpoint's or a federation's catalog):
+   * the catalog is exactly these items in this order; events on other items are
+   * skipped and counted in `stats.unknownItemEvents`. Overrides fixedVocabulary.
+   */
+  vocabulary?: Map<string, ItemMeta>;
 }
 
 export interface LoadedData {
@@ -109,7 +115,11 @@ export async function loadDataset(spec: string, opts: LoadOptions = {}): Promise
   const dataset = await buildDataset(opened.events, {
     kcore: opts.kcore,
     minLength: opts.minLength,
-    ...(opts.fixedVocabulary ? { items: opened.items } : { meta: opened.items }),
+    ...(opts.vocabulary
+      ? { items: opts.vocabulary, meta: opened.items }
+      : opts.fixedVocabulary
+        ? { items: opened.items }
+        : { meta: opened.items }),
   });
   return { dataset, bad: opened.bad, describe: opened.describe };
 }

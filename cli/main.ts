@@ -1,0 +1,28 @@
+// The `fedrec` command: thin subcommands that parse flags and call into the library.
+import { Command, CommanderError } from 'commander';
+import { trainCommand } from './train.ts';
+import { evaluateCommand } from './evaluate.ts';
+import { baselinesCommand, demoCommand } from './baselines.ts';
+
+const program = new Command('fedrec')
+  .description('federated e-commerce recommendations with differential privacy')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+program.addCommand(trainCommand());
+program.addCommand(evaluateCommand());
+program.addCommand(baselinesCommand());
+program.addCommand(demoCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode;
+  } else {
+    const e = err as Error;
+    process.stderr.write(`fedrec: ${e.message}\n`);
+    if (process.env.FEDREC_DEBUG) process.stderr.write(`${e.stack}\n`);
+    process.exitCode = 2;
+  }
+}

@@ -1,0 +1,123 @@
+// fedrec train: centralized training of one model, the baseline federated runs are compared with.
+import { writeFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { BACKEND_CHOICES, type BackendChoice } from '../recommender/backend/index.ts';
+import { TRAIN_DEFAULTS, evaluateModel, trainCentralized } from '../recommender/centralized.ts';
+import { MODEL_NAMES, encodeCheckpoint, type ModelName } from '../recommender/models/index.ts';
+import { leaveOneOut } from '../recommender/split.ts';
+import { loadData, log, startBackend } from './context.ts';
+import { fmt, printJsonLine, table } from './format.ts';
+import { fraction, nonNegativeInt, oneOf, positiveInt, positiveNumber } from './options.ts';
+
+interface TrainFlags {
+  data: string;
+  model: ModelName;
+  epochs?: number;
+  batchSize?: number;
+  lr?: number;
+  patience?: number;
+  dim?: number;
+  maxLen?: number;
+  blocks?: number;
+  heads?: number;
+  dropout?: number;
+  negatives?: number;
+  kcore?: number;
+  seed: number;
+  backend: BackendChoice;
+  out?: string;
+  sampled?: boolean;
+  json?: boolean;
+}
+
+/** Model hyper-parameters given on the command line (the rest take the model's defaults). */
+export function modelConfigFromFlags(f: Partial<TrainFlags>): Record<string, number> {
+  const entries: Array<[string, number | undefined]> = [
+    ['dim', f.dim],
+    ['maxLen', f.maxLen],
+    ['blocks', f.blocks],
+    ['heads', f.heads],
+    ['dropout', f.dropout],
+    ['negatives', f.negatives],
+  ];
+  return Object.fromEntries(entries.filter(([, v]) => v !== undefined)) as Record<string, number>;
+}
+
+export function addModelOptions(cmd: Command): Command {
+  return cmd
+    .option('--dim <n>', 'embedding size (default 32)', positiveInt('--dim'))
+    .option('--max-len <n>', 'sasrec: events of history the model reads (default 50)', positiveInt('--max-len'))
+    .option('--blocks <n>', 'sasrec: self-attention blocks (default 2)', positiveInt('--blocks'))
+    .option('--heads <n>', 'sasrec: attention heads (default 1)', positiveInt('--heads'))
+    .option('--dropout <p>', 'sasrec: dropout rate (default 0.2)', fraction('--dropout'))
+    .option('--negatives <n>', 'mf: sampled negatives per positive (default 4)', positiveInt('--negatives'));
+}
+
+async function runTrain(f: TrainFlags): Promise<void> {
+  const backend = await startBackend(f.backend);
+  const { dataset } = await loadData(f.data, { kcore: f.kcore });
+  const split = leaveOneOut(dataset.sequences);
+  const numItems = dataset.catalog.size;
+  if (split.test.length === 0) throw new Error('no user has the 3 interactions a leave-one-out split needs');
+  const d = TRAIN_DEFAULTS[f.model];
+  const cfg = {
+    model: f.model,
+    modelConfig: modelConfigFromFlags(f),
+    epochs: f.epochs ?? d.epochs,
+    batchSize: f.batchSize ?? d.batchSize,
+    lr: f.lr ?? d.lr,
+    patience: f.patience ?? d.patience,
+    seed: f.seed,
+  };
+  log(`training ${f.model} for up to ${cfg.epochs} epochs (batch ${cfg.batchSize}, lr ${cfg.lr}, patience ${cfg.patience})`);
+  const result = await trainCentralized(split, numItems, cfg, (e) =>
+    log(
+      `epoch ${String(e.epoch).padStart(3)}/${cfg.epochs}  loss ${fmt(e.loss)}  ` +
+        `valid NDCG@10 ${fmt(e['valid_ndcg@10'])}  HR@10 ${fmt(e['valid_hr@10'])}  ${e.seconds.toFixed(1)}s`,
+    ),
+  );
+  log(`best validation epoch: ${result.bestEpoch} of ${result.epochsRun}`);
+  const metrics = await evaluateModel(result.model, split.test, numItems, { sampled: f.sampled, seed: f.seed });
+  if (f.out) {
+    writeFileSync(f.out, encodeCheckpoint(result.model, { itemIds: dataset.catalog.ids, extra: { data: f.data } }));
+    log(`checkpoint written to ${f.out} (safetensors, ${result.model.spec.size} values)`);
+  }
+  result.model.dispose();
+  const s = dataset.stats;
+  const summary = {
+    model: f.model,
+    data: f.data,
+    backend: backend.name,
+    epochs: result.epochsRun,
+    seconds: Number(result.seconds.toFixed(2)),
+    ...metrics,
+    users: s.users,
+    items: s.items,
+    interactions: s.interactions,
+  };
+  if (f.json) {
+    printJsonLine(summary);
+    return;
+  }
+  const keys = Object.keys(metrics).filter((k) => k !== 'users' && k !== 'sampled_users');
+  console.log(`\n${f.model} on ${f.data}: test split, ${metrics.users} users, full ranking over ${numItems} items`);
+  console.log(table(['metric', 'value'], keys.map((k) => [k, metrics[k]])));
+}
+
+export function trainCommand(): Command {
+  const cmd = new Command('train')
+    .description('train one model centrally on a data spec and report test metrics (the non-federated baseline)')
+    .option('--data <spec>', 'data spec: synthetic[:k=v,...] | events:FILE | movielens:DIR | taobao:FILE | sequences:FILE', 'synthetic')
+    .option('--model <name>', `model: ${MODEL_NAMES.join(' | ')}`, oneOf('--model', MODEL_NAMES), 'sasrec' as ModelName)
+    .option('--epochs <n>', 'maximum epochs (sasrec 40, mf 30)', positiveInt('--epochs'))
+    .option('--batch-size <n>', 'examples per step (sasrec 128 sequences, mf 256 positives)', positiveInt('--batch-size'))
+    .option('--lr <x>', 'Adam learning rate (sasrec 0.001, mf 0.002)', positiveNumber('--lr'))
+    .option('--patience <n>', 'stop after n epochs without better validation NDCG@10; 0 = never', nonNegativeInt('--patience'))
+    .option('--kcore <k>', 'drop items and users with fewer than k interactions (repeated to a fixed point)', positiveInt('--kcore'))
+    .option('--seed <n>', 'seed for initialisation, sampling and dropout', nonNegativeInt('--seed'), 1)
+    .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join(' | ')}`, oneOf('--backend', BACKEND_CHOICES), 'auto' as BackendChoice)
+    .option('--out <file>', 'write the trained model as a safetensors checkpoint')
+    .option('--sampled', 'also report the legacy metrics with 100 sampled negatives (prefixed sampled_)')
+    .option('--json', 'print one JSON object as the last stdout line');
+  return addModelOptions(cmd).action((f: TrainFlags) => runTrain(f));
+}
