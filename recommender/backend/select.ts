@@ -5,6 +5,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { registerSegmentSumKernels } from './segmentSum.ts';
 import { registerGemmKernel } from './gemm.ts';
+import { registerWasmKernels } from './wasmKernels.ts';
+import { registerGradientFixes } from './gradients.ts';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -60,6 +62,8 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
   }
   registerSegmentSumKernels();
   registerGemmKernel();
+  registerWasmKernels();
+  registerGradientFixes();
   tf.env().set('PROD', true);
   const order = choice === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [choice];
   const fallbacks: string[] = [];

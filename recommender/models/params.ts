@@ -58,11 +58,6 @@ export class Params {
     }
   }
 
-  /** Current values as constants (e.g. the global model a FedProx term pulls towards). */
-  snapshot(): tf.Tensor[] {
-    return this.vars.map((v) => tf.clone(v));
-  }
-
   dispose(): void {
     for (const v of this.vars) v.dispose();
   }

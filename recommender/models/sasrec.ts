@@ -40,7 +40,7 @@ export class Sasrec implements Model {
   readonly config: SasrecConfig;
   private readonly params = new Params();
   private readonly causalBias: tf.Tensor2D;
-  private dropoutSeed = 1;
+  private dropoutRng = new Rng(1);
 
   constructor(config: Partial<SasrecConfig> & { numItems: number }, seed = 1) {
     this.config = { ...SASREC_DEFAULTS, ...config };
@@ -81,9 +81,6 @@ export class Sasrec implements Model {
     this.params.setWeights(flat);
   }
 
-  private nextSeed(): number {
-    return this.dropoutSeed++;
-  }
 
   private attention(q: tf.Tensor, x: tf.Tensor, b: number, training: boolean): tf.Tensor {
     const { heads, dim, dropout: rate } = this.config;
@@ -96,7 +93,7 @@ export class Sasrec implements Model {
     const K = split(dense(x, p('k.w'), p('k.b')));
     const V = split(dense(x, p('v.w'), p('v.b')));
     const scores = tf.add(tf.mul(tf.matMul(Q, K, false, true), 1 / Math.sqrt(hd)), this.causalBias.slice([0, 0], [L, L]));
-    const weights = dropout(tf.softmax(scores), rate, training, this.nextSeed());
+    const weights = dropout(tf.softmax(scores), rate, training, this.dropoutRng);
     let out = tf.matMul(weights, V);
     if (heads > 1) out = tf.reshape(tf.transpose(tf.reshape(out, [B, heads, L, hd]), [0, 2, 1, 3]), [B, L, dim]);
     return dense(out, p('out.w'), p('out.b'));
@@ -111,13 +108,13 @@ export class Sasrec implements Model {
     let x = tf.mul(tf.gather(p('item_emb'), seq), Math.sqrt(dim));
     x = tf.add(x, p('pos_emb').slice([0, 0], [L, dim]));
     x = tf.add(x, tf.gather(p('type_emb'), types));
-    x = tf.mul(dropout(x, rate, training, this.nextSeed()), mask);
+    x = tf.mul(dropout(x, rate, training, this.dropoutRng), mask);
     for (let b = 0; b < blocks; b++) {
       const q = layerNorm(x, p(`block${b}.ln_attn.gamma`), p(`block${b}.ln_attn.beta`));
       x = tf.add(q, this.attention(q, x, b, training));
       x = layerNorm(x, p(`block${b}.ln_ffn.gamma`), p(`block${b}.ln_ffn.beta`));
-      let f = dropout(dense(x, p(`block${b}.ffn1.w`), p(`block${b}.ffn1.b`)), rate, training, this.nextSeed());
-      f = dropout(dense(tf.relu(f), p(`block${b}.ffn2.w`), p(`block${b}.ffn2.b`)), rate, training, this.nextSeed());
+      let f = dropout(dense(x, p(`block${b}.ffn1.w`), p(`block${b}.ffn1.b`)), rate, training, this.dropoutRng);
+      f = dropout(dense(tf.relu(f), p(`block${b}.ffn2.w`), p(`block${b}.ffn2.b`)), rate, training, this.dropoutRng);
       x = tf.mul(tf.add(x, f), mask);
     }
     return layerNorm(x, p('ln_final.gamma'), p('ln_final.beta'));
@@ -165,7 +162,7 @@ export class Sasrec implements Model {
 
   async fitLocal(sequences: UserSequence[], opts: FitOptions): Promise<FitResult> {
     const usable = sequences.filter((s) => s.items.length >= 2);
-    this.dropoutSeed = opts.seed * 7919 + 1;
+    this.dropoutRng = new Rng(opts.seed).fork('dropout');
     return runEpochs(this.params, usable, opts, (chunk, rng) => {
       const batch = this.makeBatch(chunk, rng);
       return { loss: () => this.loss(batch), dispose: () => tf.dispose(Object.values(batch)) };

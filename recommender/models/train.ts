@@ -5,7 +5,7 @@ import { tf } from '../tf.ts';
 import { Rng } from '../random.ts';
 import type { FitOptions, FitResult } from './model.ts';
 import type { Params } from './params.ts';
-import { addProximalGradients } from './layers.ts';
+import { FusedAdam } from './adam.ts';
 
 export interface Step {
   loss: () => tf.Scalar;
@@ -27,9 +27,45 @@ export function validateFitOptions(opts: FitOptions): void {
 const YIELD_EVERY_MS = 25;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
+/** One pass over `examples` in a fresh seeded order; returns the mean loss. */
+async function runEpoch<T>(
+  examples: T[],
+  order: number[],
+  batchSize: number,
+  rng: Rng,
+  trained: tf.Variable[],
+  optimizer: FusedAdam,
+  build: StepBuilder<T>,
+): Promise<{ loss: number; steps: number }> {
+  rng.shuffle(order);
+  let lossSum = 0;
+  let steps = 0;
+  let lastYield = performance.now();
+  for (let i = 0; i < order.length; i += batchSize) {
+    const step = build(order.slice(i, i + batchSize).map((j) => examples[j]), rng);
+    try {
+      const value = tf.tidy(() => {
+        const { value: loss, grads } = tf.variableGrads(step.loss, trained);
+        optimizer.step(grads);
+        return loss;
+      });
+      lossSum += (await value.data())[0];
+      value.dispose();
+    } finally {
+      step.dispose();
+    }
+    steps++;
+    if (performance.now() - lastYield > YIELD_EVERY_MS) {
+      await yieldToEventLoop();
+      lastYield = performance.now();
+    }
+  }
+  return { loss: steps > 0 ? lossSum / steps : NaN, steps };
+}
+
 /**
  * Trains `params` (shared, FedProx-anchored) and `localVars` (never shared, e.g.
- * MF user embeddings) with one Adam optimizer for `opts.epochs` epochs.
+ * MF user embeddings) with one Adam for `opts.epochs` epochs.
  */
 export async function runEpochs<T>(
   params: Params,
@@ -41,50 +77,21 @@ export async function runEpochs<T>(
   validateFitOptions(opts);
   const started = performance.now();
   const rng = new Rng(opts.seed);
-  const optimizer = tf.train.adam(opts.lr, 0.9, 0.98);
-  const mu = opts.proxMu ?? 0;
-  const anchors = mu > 0 ? params.snapshot() : null;
+  const trained = [...params.vars, ...localVars];
+  // betas as SASRec's reference implementation; FedProx pulls only the shared weights.
+  const optimizer = new FusedAdam(trained, { lr: opts.lr, beta1: 0.9, beta2: 0.98, proxMu: opts.proxMu, anchored: params.vars });
   const order = Array.from(examples.keys());
   let steps = 0;
-  let lastLoss = NaN;
-  let lastYield = performance.now();
-  let epochsRun = 0;
-  try {
-    for (let epoch = 1; epoch <= opts.epochs; epoch++) {
-      const epochStart = performance.now();
-      rng.shuffle(order);
-      let lossSum = 0;
-      let batches = 0;
-      for (let i = 0; i < order.length; i += opts.batchSize) {
-        const chunk = order.slice(i, i + opts.batchSize).map((j) => examples[j]);
-        const step = build(chunk, rng);
-        try {
-          const value = tf.tidy(() => {
-            const { value: loss, grads } = tf.variableGrads(step.loss, [...params.vars, ...localVars]);
-            const all = anchors ? { ...grads, ...addProximalGradients(grads, params.vars, anchors, mu) } : grads;
-            optimizer.applyGradients(all as Parameters<typeof optimizer.applyGradients>[0]);
-            return loss;
-          });
-          lossSum += (await value.data())[0];
-          value.dispose();
-        } finally {
-          step.dispose();
-        }
-        batches++;
-        steps++;
-        if (performance.now() - lastYield > YIELD_EVERY_MS) {
-          await yieldToEventLoop();
-          lastYield = performance.now();
-        }
-      }
-      lastLoss = batches > 0 ? lossSum / batches : NaN;
-      epochsRun = epoch;
-      const verdict = await opts.onEpoch?.({ epoch, loss: lastLoss, seconds: (performance.now() - epochStart) / 1000 });
-      if (verdict === 'stop') break;
-    }
-  } finally {
-    optimizer.dispose();
-    anchors?.forEach((t) => t.dispose());
+  let loss = NaN;
+  let epochs = 0;
+  for (let epoch = 1; epoch <= opts.epochs; epoch++) {
+    const t0 = performance.now();
+    const r = await runEpoch(examples, order, opts.batchSize, rng, trained, optimizer, build);
+    steps += r.steps;
+    loss = r.loss;
+    epochs = epoch;
+    const verdict = await opts.onEpoch?.({ epoch, loss, seconds: (performance.now() - t0) / 1000 });
+    if (verdict === 'stop') break;
   }
-  return { loss: lastLoss, epochs: epochsRun, steps, examples: examples.length, seconds: (performance.now() - started) / 1000 };
+  return { loss, epochs, steps, examples: examples.length, seconds: (performance.now() - started) / 1000 };
 }
