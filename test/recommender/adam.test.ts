@@ -52,7 +52,7 @@ describe('dropout with a seeded mask', () => {
   it('drops about `rate` of the entries, scales the rest by 1/keep, and keeps the mean', () => {
     const x = tf.ones([200, 500]);
     const y = dropout(x, 0.2, true, new Rng(7));
-    const vals = y.dataSync();
+    const vals = y.dataSync() as Float32Array;
     const zeros = vals.filter((v) => v === 0).length / vals.length;
     // 100,000 Bernoulli(0.2) draws: sd of the rate is 0.00126; 5 sd bound
     expect(Math.abs(zeros - 0.2)).toBeLessThan(0.0065);
