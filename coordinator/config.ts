@@ -1,0 +1,122 @@
+// The coordinator's configuration (fedrec.json): every field has a default, and
+// a bad file fails at start with the field's path and the reason.
+import { z } from 'zod';
+
+const positiveInt = z.int().min(1, 'must be a positive integer');
+const nonNegInt = z.int().min(0, 'must be >= 0');
+const positive = z.number().gt(0, 'must be > 0');
+
+export const STRATEGY_CHOICES = ['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedprox'] as const;
+
+export const coordinatorConfigSchema = z
+  .object({
+    /** Where checkpoints, optimizer state and round records live. */
+    dataDir: z.string().min(1).default('fedrec-data'),
+    host: z.string().default('127.0.0.1'),
+    /** 0 picks a free port (printed at start). */
+    port: z.int().min(0).max(65535).default(8080),
+    model: z
+      .object({
+        name: z.enum(['sasrec', 'mf']).default('sasrec'),
+        dim: positiveInt.optional(),
+        maxLen: positiveInt.optional(),
+        blocks: positiveInt.optional(),
+        heads: positiveInt.optional(),
+        dropout: z.number().min(0).lt(1).optional(),
+        negatives: positiveInt.optional(),
+        seed: nonNegInt.default(1),
+      })
+      .prefault({}),
+    /**
+     * The federation's shared item vocabulary. Either a list of items, or a data
+     * spec whose items are used (e.g. "synthetic:merchants=3"). Changing it
+     * starts a new model lineage.
+     */
+    catalog: z
+      .object({
+        items: z
+          .array(z.object({ id: z.string().min(1).max(128), category: z.string().max(128).optional(), price: z.number().optional() }))
+          .min(1)
+          .optional(),
+        fromData: z.string().optional(),
+      })
+      .prefault({ fromData: 'synthetic' })
+      .refine((c) => (c.items ? 1 : 0) + (c.fromData ? 1 : 0) === 1, 'give exactly one of catalog.items or catalog.fromData'),
+    rounds: z
+      .object({
+        /** Rounds to run; training stops after this many committed rounds. */
+        total: positiveInt.default(20),
+        /** Clients per round (fixed count); ignored when sampleRate is set. */
+        clientsPerRound: positiveInt.default(3),
+        /** Poisson sampling rate q over eligible clients (what the DP accountant assumes). */
+        sampleRate: z.number().gt(0).max(1).optional(),
+        /** Connected clients needed before a round starts. */
+        minClients: positiveInt.default(2),
+        /** Cap on participants of one round. */
+        maxClients: positiveInt.default(1000),
+        /** Extra fraction selected to absorb dropouts (0.3 = 30% more). */
+        overSelect: z.number().min(0).max(10).default(0),
+        /** Accepted updates needed to commit a round at its deadline. */
+        quorum: positiveInt.default(2),
+        deadlineSeconds: positive.default(120),
+        /** Pause between rounds. */
+        pauseSeconds: z.number().min(0).default(0),
+      })
+      .prefault({}),
+    train: z
+      .object({
+        epochs: positiveInt.default(1),
+        lr: positive.default(0.001),
+        batchSize: positiveInt.default(128),
+      })
+      .prefault({}),
+    strategy: z
+      .object({
+        name: z.enum(STRATEGY_CHOICES).default('fedavg'),
+        serverLr: positive.optional(),
+        momentum: z.number().min(0).lt(1).optional(),
+        beta1: z.number().min(0).lt(1).optional(),
+        beta2: z.number().min(0).lt(1).optional(),
+        tau: positive.optional(),
+        weighting: z.enum(['examples', 'uniform']).default('examples'),
+        proxMu: z.number().min(0).default(0),
+      })
+      .prefault({}),
+    /** Wire encoding of updates this coordinator asks for. */
+    codec: z.enum(['f32', 'f16', 'int8']).default('f32'),
+    clients: z
+      .object({
+        /** Allow-list of client identities (fedrec keygen prints the public key). */
+        allow: z.array(z.object({ id: z.string().min(1).max(128), publicKey: z.string() })).default([]),
+      })
+      .prefault({}),
+    limits: z
+      .object({
+        /** Largest accepted update payload; default fits the model at f32 plus headroom. */
+        maxUpdateBytes: positiveInt.optional(),
+      })
+      .prefault({}),
+    evaluation: z
+      .object({
+        /** Clients evaluate each new model on their own held-out items. */
+        federated: z.boolean().default(true),
+        /** Optional server-side validation data spec. */
+        serverData: z.string().optional(),
+      })
+      .prefault({}),
+  })
+  .strict();
+
+export type CoordinatorConfig = z.infer<typeof coordinatorConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Validates a parsed fedrec.json; throws ConfigError listing each bad field and why. */
+export function parseCoordinatorConfig(raw: unknown, source = 'config'): CoordinatorConfig {
+  const r = coordinatorConfigSchema.safeParse(raw ?? {});
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((i) => `  ${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
+  throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
+}
