@@ -4,3 +4,4 @@ export { registerSegmentSumKernels, scatterAddRows, segmentSumKernels } from './
 export { registerGemmKernel, gemmKernelConfig, gemmStats, stockBatchMatMul } from './gemm.ts';
 export { registerWasmKernels, wasmKernelFuncs, gatherRows } from './wasmKernels.ts';
 export { registerGradientFixes, sumGradConfig } from './gradients.ts';
+export { registerLayerNormKernels, layerNormKernels, layerNormGradConfig, layerNormForward, layerNormBackward, LAYER_NORM, LAYER_NORM_GRAD } from './layerNormKernels.ts';

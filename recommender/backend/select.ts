@@ -7,6 +7,7 @@ import { registerSegmentSumKernels } from './segmentSum.ts';
 import { registerGemmKernel } from './gemm.ts';
 import { registerWasmKernels } from './wasmKernels.ts';
 import { registerGradientFixes } from './gradients.ts';
+import { registerLayerNormKernels } from './layerNormKernels.ts';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -64,6 +65,7 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
   registerGemmKernel();
   registerWasmKernels();
   registerGradientFixes();
+  registerLayerNormKernels();
   tf.env().set('PROD', true);
   const order = choice === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [choice];
   const fallbacks: string[] = [];

@@ -1,9 +1,14 @@
 // Small functional building blocks shared by the models.
 import { tf } from '../tf.ts';
 import type { Rng } from '../random.ts';
+import { fusedLayerNorm, fusedLayerNormAvailable } from './fusedLayerNorm.ts';
 
-/** Layer normalisation over the last axis (eps 1e-8, as SASRec's reference code). */
+/**
+ * Layer normalisation over the last axis (eps 1e-8, as SASRec's reference code).
+ * One fused kernel on cpu and wasm (fusedLayerNorm.ts), the composite elsewhere.
+ */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps = 1e-8): tf.Tensor {
+  if (fusedLayerNormAvailable(x, gamma, beta)) return fusedLayerNorm(x, gamma, beta, eps);
   const { mean, variance } = tf.moments(x, -1, true);
   return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), gamma), beta);
 }
