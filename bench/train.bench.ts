@@ -6,6 +6,7 @@
 // batch 128, BCE with 1 negative, full-length sequences; mf d=32, batch 256,
 // 4 negatives. Each figure is the median of REPEATS timed runs after a warm-up.
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { tf } from '../recommender/tf.ts';
 import { initBackend, type BackendChoice } from '../recommender/backend/index.ts';
 import { createModel, type Model } from '../recommender/models/index.ts';
@@ -103,8 +104,25 @@ function findTorchPython(): string | null {
   return null;
 }
 
-function runReference(py: string, script: string, args: string[]): Record<string, unknown> | null {
-  const r = spawnSync(py, [script, '--threads', '1', '--repeats', String(REPEATS), '--json', ...args], { encoding: 'utf8' });
+/**
+ * Debian's python3-torch calls whatever libblas.so.3 the system provides; the
+ * reference BLAS (Debian's default) and OpenBLAS differ ~2.5x on this step, so
+ * the reference runs once per BLAS found, each loaded with LD_PRELOAD.
+ */
+const BLAS_CANDIDATES: Array<[string, string]> = [
+  ['reference BLAS (Debian default)', '/usr/lib/x86_64-linux-gnu/blas/libblas.so.3'],
+  ['OpenBLAS', '/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3'],
+  ['OpenBLAS (pthread)', '/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3'],
+];
+
+function availableBlas(): Array<[string, string | null]> {
+  const found = BLAS_CANDIDATES.filter(([, path]) => existsSync(path));
+  return found.length > 0 ? found : [[`system BLAS ${systemBlas()}`, null]];
+}
+
+function runReference(py: string, script: string, args: string[], blas: string | null): Record<string, unknown> | null {
+  const env = blas ? { ...process.env, LD_PRELOAD: blas } : process.env;
+  const r = spawnSync(py, [script, '--threads', '1', '--repeats', String(REPEATS), '--json', ...args], { encoding: 'utf8', env });
   if (r.status !== 0) {
     console.log(`reference ${script} failed (exit ${r.status}): ${r.stderr.trim().split('\n').pop()}`);
     return null;
@@ -130,18 +148,18 @@ const py = findTorchPython();
 if (!py) {
   console.log('\nPyTorch reference: skipped (no python3 with torch; on Debian: apt-get install python3-torch)');
 } else {
-  console.log(`\nPyTorch reference (1 thread; system BLAS ${systemBlas()}):`);
+  console.log('\nPyTorch reference (1 thread), once per BLAS:');
   const refs: Array<[string, string, string, string[]]> = [
     ['sasrec', 'bench/reference/sasrec_torch.py', 'sequences_per_s', ['--items', String(ITEMS), '--dim', '32', '--maxlen', '50', '--blocks', '2', '--heads', '1', '--batch', '128']],
     ['mf', 'bench/reference/mf_torch.py', 'positives_per_s', ['--items', String(ITEMS), '--dim', '32', '--batch', '256', '--negatives', '4']],
   ];
-  for (const [model, script, key, args] of refs) {
-    const ref = runReference(py, script, args);
-    if (!ref) continue;
-    const refRate = ref[key] as number;
-    console.log(`  ${model.padEnd(7)} pytorch ${ref.torch}: ${refRate.toFixed(0)} ${key.replace(/_/g, ' ')}`);
-    for (const r of rows.filter((x) => x.model === model)) {
-      console.log(`  ${model.padEnd(7)} fedrec ${r.backend} / pytorch = ${(r.perSec / refRate).toFixed(2)}`);
+  for (const [blasName, blasPath] of availableBlas()) {
+    for (const [model, script, key, args] of refs) {
+      const ref = runReference(py, script, args, blasPath);
+      if (!ref) continue;
+      const refRate = ref[key] as number;
+      const ours = rows.filter((x) => x.model === model).map((r) => `${r.backend} ${(r.perSec / refRate).toFixed(2)}`);
+      console.log(`  ${model.padEnd(7)} pytorch ${ref.torch} + ${blasName}: ${refRate.toFixed(0)} ${key.replace(/_/g, ' ')}; fedrec / pytorch: ${ours.join(', ')}`);
     }
   }
 }

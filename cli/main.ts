@@ -3,6 +3,9 @@ import { Command, CommanderError } from 'commander';
 import { trainCommand } from './train.ts';
 import { evaluateCommand } from './evaluate.ts';
 import { baselinesCommand, demoCommand } from './baselines.ts';
+import { keygenCommand } from './keygen.ts';
+import { coordinatorCommand } from './coordinator.ts';
+import { clientCommand } from './client.ts';
 
 const program = new Command('fedrec')
   .description('federated e-commerce recommendations with differential privacy')
@@ -13,6 +16,9 @@ program.addCommand(trainCommand());
 program.addCommand(evaluateCommand());
 program.addCommand(baselinesCommand());
 program.addCommand(demoCommand());
+program.addCommand(coordinatorCommand());
+program.addCommand(clientCommand());
+program.addCommand(keygenCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,162 @@
+// The participant, transport-agnostic and browser-safe: on a task it gets the
+// model version, evaluates it on its own held-out items (federated
+// evaluation), fine-tunes it on its own data, and sends back the clipped,
+// encoded and signed delta. Raw behaviour data never leaves this object.
+import {
+  PROTOCOL_VERSION,
+  cryptoRandom,
+  encode,
+  evalSigningBytes,
+  sha512,
+  sign,
+  toBase64,
+  updateSigningBytes,
+  type Task,
+} from '../protocol/index.ts';
+import { accumulateRanking, hashString, loadModel, readCheckpoint, type EvalCase, type Model, type UserSequence } from '../recommender/index.ts';
+
+/** A client's own data, already mapped onto the federation's catalog. */
+export interface LocalData {
+  train: UserSequence[];
+  /** Held-out next items for federated evaluation. */
+  valid: EvalCase[];
+  /** Held-out last items (never used in training or federated evaluation). */
+  test: EvalCase[];
+  users: number;
+  /** Events on items outside the federation's catalog (skipped). */
+  unknownItemEvents: number;
+}
+
+export interface ClientIdentity {
+  publicKey: Uint8Array;
+  secretKey: Uint8Array;
+}
+
+export type ClientSend = (kind: 'update' | 'evalReport', msg: Record<string, unknown>) => void;
+
+export interface ClientCoreDeps {
+  clientId: string;
+  identity: ClientIdentity;
+  /** Loads the local data once the catalog (the checkpoint's item ids) is known. */
+  loadData: (itemIds: readonly string[]) => Promise<LocalData>;
+  /** The safetensors checkpoint of a model version. */
+  fetchModel: (version: number) => Promise<Uint8Array>;
+  send: ClientSend;
+  /** Uniform [0,1) for int8 stochastic rounding; a CSPRNG unless a simulation seeds it. */
+  random?: () => number;
+  log?: (line: string) => void;
+}
+
+export interface TaskReport {
+  round: number;
+  loss: number;
+  trainSeconds: number;
+  norm: number;
+  clipped: boolean;
+  evaluated?: Record<string, number>;
+}
+
+/** L2-clips `delta` in place to `clipNorm`; returns its norm before clipping. */
+export function clipInPlace(delta: Float32Array, clipNorm: number | null): number {
+  let sq = 0;
+  for (let i = 0; i < delta.length; i++) sq += delta[i] * delta[i];
+  const norm = Math.sqrt(sq);
+  if (clipNorm !== null && norm > clipNorm) {
+    const s = clipNorm / norm;
+    for (let i = 0; i < delta.length; i++) delta[i] *= s;
+  }
+  return norm;
+}
+
+export class ClientCore {
+  private model: Model | null = null;
+  private lineage: string | null = null;
+  private version = -1;
+  private data: LocalData | null = null;
+  private readonly random: () => number;
+  private readonly log: (line: string) => void;
+  busy = false;
+
+  constructor(private readonly deps: ClientCoreDeps) {
+    this.random = deps.random ?? cryptoRandom();
+    this.log = deps.log ?? (() => {});
+  }
+
+  get localData(): LocalData | null {
+    return this.data;
+  }
+
+  get currentModel(): Model | null {
+    return this.model;
+  }
+
+  /** Makes the model hold `version` (downloading it unless it is already loaded). */
+  async sync(version: number, lineage: string): Promise<Model> {
+    if (this.model && this.version === version && this.lineage === lineage) return this.model;
+    const bytes = await this.deps.fetchModel(version);
+    if (!this.model || this.lineage !== lineage) {
+      this.model?.dispose();
+      const { model, checkpoint } = loadModel(bytes);
+      this.model = model;
+      if (!checkpoint.itemIds) throw new Error(`model version ${version} does not carry its catalog`);
+      this.data = await this.deps.loadData(checkpoint.itemIds);
+      this.log(`data: ${this.data.users} users, ${this.data.train.length} training sequences, ${this.data.unknownItemEvents} events on items outside the catalog skipped`);
+    } else {
+      this.model.setWeights(readCheckpoint(bytes).weights);
+    }
+    this.version = version;
+    this.lineage = lineage;
+    return this.model;
+  }
+
+  /** Federated evaluation: metric sums of the received model on this client's validation items. */
+  private async evaluate(task: Task, model: Model): Promise<Record<string, number>> {
+    const acc = await accumulateRanking((h) => model.scoreBatch(h), this.data!.valid, model.spec.config.numItems);
+    const msg = { round: task.round, modelVersion: task.modelVersion, clientId: this.deps.clientId, count: acc.count, sums: acc.sums };
+    const signature = sign(evalSigningBytes({ protocolVersion: PROTOCOL_VERSION, ...msg }), this.deps.identity.secretKey);
+    this.deps.send('evalReport', { ...msg, signature: toBase64(signature) });
+    return acc.result();
+  }
+
+  /** Runs one task to completion and sends the update. */
+  async handleTask(task: Task): Promise<TaskReport> {
+    this.busy = true;
+    try {
+      const model = await this.sync(task.modelVersion, task.lineage);
+      const data = this.data!;
+      const evaluated = task.evaluate && data.valid.length > 0 ? await this.evaluate(task, model) : undefined;
+      const global = model.getWeights();
+      const fit = await model.fitLocal(data.train, {
+        epochs: task.train.epochs,
+        batchSize: task.train.batchSize,
+        lr: task.train.lr,
+        proxMu: task.train.proxMu,
+        seed: (hashString(this.deps.clientId) ^ task.round) >>> 0,
+      });
+      const delta = model.getWeights();
+      for (let i = 0; i < delta.length; i++) delta[i] -= global[i];
+      // The model now holds local weights; the next task re-syncs from the coordinator.
+      this.version = -1;
+      const norm = clipInPlace(delta, task.privacy.clipNorm);
+      const payload = encode(delta, task.codec, { random: this.random });
+      const payloadHash = toBase64(sha512(payload));
+      const fields = { round: task.round, modelVersion: task.modelVersion, clientId: this.deps.clientId, payloadHash, numExamples: fit.examples, weight: fit.examples };
+      const signature = sign(updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, ...fields }), this.deps.identity.secretKey);
+      this.deps.send('update', {
+        ...fields,
+        codec: task.codec,
+        payload,
+        signature: toBase64(signature),
+        metrics: { loss: Number.isFinite(fit.loss) ? fit.loss : undefined, trainSeconds: fit.seconds, users: data.users },
+      });
+      return { round: task.round, loss: fit.loss, trainSeconds: fit.seconds, norm, clipped: task.privacy.clipNorm !== null && norm > task.privacy.clipNorm, evaluated };
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  dispose(): void {
+    this.model?.dispose();
+    this.model = null;
+  }
+}

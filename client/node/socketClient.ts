@@ -1,0 +1,131 @@
+// The Node client's socket.io transport: authenticates (signs the server's
+// nonce), runs tasks through ClientCore, reconnects with backoff after a
+// coordinator restart, and downloads model versions over HTTP.
+import { io, type Socket } from 'socket.io-client';
+import { PROTOCOL_VERSION, authMessage, parseMessage, sign, toBase64, type Task } from '../../protocol/index.ts';
+import { ClientCore, type ClientIdentity, type LocalData, type TaskReport } from '../core.ts';
+
+export interface SocketClientOptions {
+  server: string;
+  clientId: string;
+  name?: string;
+  identity: ClientIdentity;
+  loadData: (itemIds: readonly string[]) => Promise<LocalData>;
+  log?: (line: string) => void;
+  onTaskDone?: (r: TaskReport) => void;
+  /** Called when the coordinator refuses this client (fatal: wrong key, not registered, ...). */
+  onRefusal?: (code: string, message: string) => void;
+}
+
+export async function fetchModel(server: string, version: number): Promise<Uint8Array> {
+  const res = await fetch(`${server}/api/models/${version}`);
+  if (!res.ok) throw new Error(`GET /api/models/${version}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+export class SocketClient {
+  readonly core: ClientCore;
+  private readonly socket: Socket;
+  private readonly log: (line: string) => void;
+  private queue: Promise<void> = Promise.resolve();
+  status = { connected: false, tasks: 0, accepted: 0, rejected: 0, lastRejection: '' };
+
+  constructor(private readonly o: SocketClientOptions) {
+    this.log = o.log ?? (() => {});
+    this.socket = io(o.server, {
+      transports: ['websocket'],
+      reconnection: true,
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 10_000,
+      randomizationFactor: 0.5,
+      autoConnect: false,
+    });
+    this.core = new ClientCore({
+      clientId: o.clientId,
+      identity: o.identity,
+      loadData: o.loadData,
+      fetchModel: (v) => fetchModel(o.server, v),
+      send: (kind, msg) => this.socket.emit(kind, msg),
+      log: this.log,
+    });
+    this.wire();
+  }
+
+  private wire(): void {
+    const s = this.socket;
+    s.on('connect', () => {
+      s.emit('hello', {
+        protocolVersion: PROTOCOL_VERSION,
+        clientId: this.o.clientId,
+        publicKey: toBase64(this.o.identity.publicKey),
+        name: this.o.name,
+        kind: 'merchant',
+        capabilities: { codecs: ['f32', 'f16', 'int8'] },
+      });
+    });
+    s.on('challenge', (raw: unknown) => {
+      try {
+        const c = parseMessage('challenge', raw);
+        const signature = sign(authMessage(c.nonce, this.o.clientId), this.o.identity.secretKey);
+        s.emit('auth', { clientId: this.o.clientId, signature: toBase64(signature) });
+      } catch (err) {
+        this.log(`bad challenge from the coordinator: ${(err as Error).message}`);
+        s.disconnect();
+      }
+    });
+    s.on('welcome', (raw: unknown) => {
+      const w = parseMessage('welcome', raw);
+      this.status.connected = true;
+      this.log(`connected as ${w.clientId}: round ${w.round} (${w.state}), model version ${w.modelVersion}`);
+    });
+    s.on('refusal', (raw: { code?: string; message?: string }) => {
+      this.o.onRefusal?.(String(raw?.code), String(raw?.message));
+      this.log(`refused by the coordinator: ${raw?.code}: ${raw?.message}`);
+    });
+    s.on('task', (raw: unknown) => {
+      let task: Task;
+      try {
+        task = parseMessage('task', raw);
+      } catch (err) {
+        this.log(`ignoring a malformed task: ${(err as Error).message}`);
+        return;
+      }
+      // one task at a time, in arrival order
+      this.queue = this.queue.then(() => this.runTask(task));
+    });
+    s.on('updateAck', () => {
+      this.status.accepted++;
+    });
+    s.on('updateRejected', (raw: { round?: number; code?: string; message?: string }) => {
+      this.status.rejected++;
+      this.status.lastRejection = `${raw?.code}: ${raw?.message}`;
+      this.log(`round ${raw?.round}: update rejected: ${raw?.code}: ${raw?.message}`);
+    });
+    s.on('disconnect', (reason) => {
+      this.status.connected = false;
+      this.log(`disconnected (${reason}); reconnecting with backoff`);
+    });
+  }
+
+  private async runTask(task: Task): Promise<void> {
+    if (Date.now() > task.deadline) return;
+    try {
+      this.status.tasks++;
+      const r = await this.core.handleTask(task);
+      this.o.onTaskDone?.(r);
+      this.log(`round ${r.round}: trained in ${r.trainSeconds.toFixed(1)}s, loss ${r.loss.toFixed(4)}, update norm ${r.norm.toFixed(3)}`);
+    } catch (err) {
+      this.log(`round ${task.round}: task failed: ${(err as Error).message}`);
+    }
+  }
+
+  start(): void {
+    this.socket.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.socket.disconnect();
+    await this.queue.catch(() => {});
+    this.core.dispose();
+  }
+}

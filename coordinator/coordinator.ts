@@ -1,0 +1,155 @@
+// Starts a coordinator from its config: catalog, model lineage, store (resuming
+// after a crash), strategy, round engine, HTTP API and socket.io transport.
+import { createHash } from 'node:crypto';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server as IoServer } from 'socket.io';
+import { fromBase64, CODEC_HEADER_BYTES } from '../protocol/index.ts';
+import { Ed25519Verifier, sha512Native } from '../protocol/node/index.ts';
+import { createModel, initBackend, type ItemMeta, type ModelName } from '../recommender/index.ts';
+import { loadDataset } from '../recommender/node/index.ts';
+import { ConfigError, type CoordinatorConfig } from './config.ts';
+import { RoundEngine, type EngineConfig } from './engine/index.ts';
+import { Store } from './store/index.ts';
+import { createStrategy } from './strategies/index.ts';
+import { createHttpApp } from './server/http.ts';
+import { createMetrics } from './server/metrics.ts';
+import { Handshake } from './server/handshake.ts';
+import { SocketAdapter } from './server/socketAdapter.ts';
+
+export interface CatalogItem {
+  id: string;
+  category?: string;
+  price?: number;
+}
+
+export interface RunningCoordinator {
+  url: string;
+  port: number;
+  engine: RoundEngine;
+  store: Store;
+  /** Resolves when the engine has run all rounds (or was stopped). */
+  done: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The catalog from the config: an explicit item list, or the items of a data spec. */
+export async function resolveCatalog(cfg: CoordinatorConfig['catalog']): Promise<CatalogItem[]> {
+  if (cfg.items) {
+    const ids = new Set<string>();
+    for (const it of cfg.items) {
+      if (ids.has(it.id)) throw new ConfigError(`catalog.items lists item ${it.id} twice`);
+      ids.add(it.id);
+    }
+    return cfg.items;
+  }
+  const spec = cfg.fromData!;
+  const { dataset } = await loadDataset(spec, { fixedVocabulary: spec.startsWith('synthetic') });
+  const c = dataset.catalog;
+  return c.ids.map((id, i) => {
+    const m: ItemMeta = c.meta(i);
+    return { id, ...(m.category !== undefined ? { category: m.category } : {}), ...(m.price !== undefined ? { price: m.price } : {}) };
+  });
+}
+
+/** A lineage names one (catalog, model shape) pair: change either and training starts a new lineage. */
+export function lineageOf(itemIds: readonly string[], model: ModelName, config: Record<string, number>): string {
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ itemIds, model, config }));
+  return `L${h.digest('hex').slice(0, 16)}`;
+}
+
+function engineConfig(cfg: CoordinatorConfig, size: number, proxMu: number): EngineConfig {
+  const r = cfg.rounds;
+  return {
+    totalRounds: r.total,
+    clientsPerRound: r.clientsPerRound,
+    sampleRate: r.sampleRate,
+    overSelect: r.overSelect,
+    maxClients: r.maxClients,
+    minClients: r.minClients,
+    quorum: r.quorum,
+    deadlineMs: r.deadlineSeconds * 1000,
+    pauseMs: r.pauseSeconds * 1000,
+    train: cfg.train,
+    proxMu,
+    codec: cfg.codec,
+    maxUpdateBytes: cfg.limits.maxUpdateBytes ?? size * 4 + CODEC_HEADER_BYTES + 1024,
+    clipNorm: null,
+    evaluate: cfg.evaluation.federated,
+  };
+}
+
+export async function startCoordinator(cfg: CoordinatorConfig, log: (line: string) => void = () => {}): Promise<RunningCoordinator> {
+  await initBackend('auto');
+  const items = await resolveCatalog(cfg.catalog);
+  const itemIds = items.map((i) => i.id);
+  const { name, seed, ...shape } = cfg.model;
+  const modelConfig = { ...(Object.fromEntries(Object.entries(shape).filter(([, v]) => v !== undefined)) as Record<string, number>), numItems: itemIds.length };
+  const model = createModel(name, modelConfig, seed);
+  const spec = model.spec;
+  const initialWeights = model.getWeights();
+  model.dispose();
+  const lineage = lineageOf(itemIds, name, spec.config);
+  const s = cfg.strategy;
+  const strategy = createStrategy({
+    name: s.name,
+    size: spec.size,
+    serverLr: s.serverLr,
+    weighting: s.weighting,
+    ...(s.name === 'fedavgm' ? { momentum: s.momentum } : {}),
+    ...(s.name === 'fedadam' || s.name === 'fedyogi' ? { beta1: s.beta1, beta2: s.beta2, tau: s.tau } : {}),
+    ...(s.name === 'fedprox' ? { proxMu: s.proxMu } : {}),
+  });
+  const store = await Store.open(cfg.dataDir, { init: { lineage, spec, itemIds, initialWeights, strategyState: strategy.state() } });
+  strategy.restore(store.latest().strategyState);
+  const rec = store.recovery;
+  log(
+    rec.created
+      ? `store: created ${cfg.dataDir} (lineage ${lineage}, ${spec.model} with ${spec.size} values, ${itemIds.length} items)`
+      : `store: resumed ${cfg.dataDir} at model version ${store.modelVersion} after round ${store.round}` +
+          (rec.tornTail || rec.deletedOrphans.length ? ` (recovered: ${rec.tornTail ? 'torn log tail cut, ' : ''}${rec.deletedOrphans.length} uncommitted files removed)` : ''),
+  );
+  const allow = new Map(cfg.clients.allow.map((c) => [c.id, fromBase64(c.publicKey, 32, `clients.allow[${c.id}].publicKey`)]));
+  if (allow.size === 0) log('warning: clients.allow is empty: no client can connect (fedrec keygen prints a key to register)');
+  const verifier = new Ed25519Verifier();
+  const httpServer: HttpServer = createServer();
+  const io = new IoServer(httpServer, { maxHttpBufferSize: Math.max(1e8, spec.size * 4 * 2), serveClient: false });
+  const adapter = new SocketAdapter(io, new Handshake(allow, verifier), log);
+  const proxMu = s.name === 'fedprox' ? (strategy as { proxMu?: number }).proxMu ?? s.proxMu : 0;
+  const engine = new RoundEngine({
+    config: engineConfig(cfg, spec.size, proxMu),
+    store,
+    strategy,
+    transport: adapter,
+    verifier,
+    sha512: sha512Native,
+    publicKeyOf: (id) => allow.get(id),
+    log,
+  });
+  adapter.attach(engine);
+  let bytesOut = 0;
+  const metrics = createMetrics(engine, adapter, () => bytesOut);
+  httpServer.on('request', createHttpApp({ engine, store, catalog: { items }, metrics, connected: () => adapter.connected, onBytesOut: (n) => (bytesOut += n) }));
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(cfg.port, cfg.host, () => resolve());
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const url = `http://${cfg.host}:${port}`;
+  const done = engine.run();
+  return {
+    url,
+    port,
+    engine,
+    store,
+    done,
+    async close() {
+      engine.stop();
+      await done.catch(() => {});
+      io.close();
+      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      await store.close();
+    },
+  };
+}

@@ -1,0 +1,356 @@
+// The round engine: a transport-agnostic state machine
+// (waiting → training → aggregating → committed | abandoned) that selects
+// participants, hands out tasks, validates and folds updates as they arrive,
+// and commits each round atomically through the store. Transports (socket.io,
+// in-memory) only deliver messages to it and carry its replies.
+import { EventEmitter } from 'node:events';
+import {
+  PROTOCOL_VERSION,
+  ProtocolError,
+  evalSigningBytes,
+  fromBase64,
+  parseMessage,
+  type Codec,
+  type RoundStateName,
+  type SignatureVerifier,
+  type Task,
+} from '../../protocol/index.ts';
+import type { Store } from '../store/index.ts';
+import type { RoundRecord, Strategy, Refusal } from '../types.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { Notifier } from './notifier.ts';
+import { cryptoUniform, selectClients, type SelectionConfig, type Uniform } from './selection.ts';
+import { validateUpdate } from './validateUpdate.ts';
+
+export interface EngineConfig extends SelectionConfig {
+  totalRounds: number;
+  minClients: number;
+  quorum: number;
+  deadlineMs: number;
+  pauseMs: number;
+  train: { epochs: number; lr: number; batchSize: number };
+  proxMu: number;
+  codec: Codec;
+  maxUpdateBytes: number;
+  /** L2 clip of each client's delta (null: none); the privacy issue sets it per user. */
+  clipNorm: number | null;
+  evaluate: boolean;
+}
+
+/** How the engine reaches clients; `send` returns false when the client is gone. */
+export interface EngineTransport {
+  send(clientId: string, kind: 'task' | 'updateAck' | 'updateRejected' | 'roundState' | 'modelPublished', msg: unknown): boolean;
+}
+
+export interface EngineDeps {
+  config: EngineConfig;
+  store: Store;
+  strategy: Strategy;
+  transport: EngineTransport;
+  verifier: SignatureVerifier;
+  sha512: (bytes: Uint8Array) => Uint8Array;
+  /** The registered public key of a client id (undefined: unknown). */
+  publicKeyOf: (clientId: string) => Uint8Array | undefined;
+  clock?: Clock;
+  uniform?: Uniform;
+  log?: (line: string) => void;
+}
+
+interface ActiveRound {
+  round: number;
+  fromVersion: number;
+  selected: Set<string>;
+  target: number;
+  submitted: Set<string>;
+  participants: RoundRecord['participants'];
+  refusals: Refusal[];
+  open: boolean;
+  startedAt: number;
+  deadline: number;
+  lastUpdateAt: number;
+  evalCount: number;
+  evalSums: Map<string, number>;
+  evaluated: Set<string>;
+}
+
+export interface EngineStats {
+  accepted: number;
+  refused: Map<string, number>;
+  committed: number;
+  abandoned: number;
+  bytesIn: number;
+  lastRoundSeconds: number;
+  lastCommitMs: number;
+}
+
+export class RoundEngine extends EventEmitter {
+  state: RoundStateName | 'stopped' = 'waiting';
+  readonly stats: EngineStats = { accepted: 0, refused: new Map(), committed: 0, abandoned: 0, bytesIn: 0, lastRoundSeconds: 0, lastCommitMs: 0 };
+  private readonly connected = new Set<string>();
+  private current: ActiveRound | null = null;
+  private global: Float32Array;
+  private readonly notifier = new Notifier();
+  private stopped = false;
+  private readonly clock: Clock;
+  private readonly uniform: Uniform;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly deps: EngineDeps) {
+    super();
+    this.clock = deps.clock ?? systemClock;
+    this.uniform = deps.uniform ?? cryptoUniform;
+    this.log = deps.log ?? (() => {});
+    this.global = deps.store.latest().weights;
+  }
+
+  get round(): number {
+    return this.current?.round ?? this.deps.store.round;
+  }
+
+  get modelVersion(): number {
+    return this.deps.store.modelVersion;
+  }
+
+  get lineage(): string {
+    return this.deps.store.lineage;
+  }
+
+  get clients(): number {
+    return this.connected.size;
+  }
+
+  /** An authenticated client is connected and eligible. */
+  join(clientId: string): void {
+    this.connected.add(clientId);
+    this.notifier.notify();
+  }
+
+  leave(clientId: string): void {
+    this.connected.delete(clientId);
+    this.notifier.notify();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.notifier.notify();
+  }
+
+  private setState(s: RoundStateName): void {
+    this.state = s;
+    this.emit('state', s, this.round);
+  }
+
+  /** Runs rounds until `totalRounds` model versions exist or stop() is called. */
+  async run(): Promise<void> {
+    while (!this.stopped && this.deps.store.modelVersion < this.deps.config.totalRounds) {
+      await this.waitForClients();
+      if (this.stopped) break;
+      await this.runRound();
+      if (this.deps.config.pauseMs > 0) await this.notifierWait(this.deps.config.pauseMs);
+    }
+    this.state = 'stopped';
+    this.emit('stopped');
+  }
+
+  private async notifierWait(ms: number): Promise<void> {
+    const until = this.clock.now() + ms;
+    while (!this.stopped && this.clock.now() < until) await this.notifier.wait(until - this.clock.now());
+  }
+
+  private async waitForClients(): Promise<void> {
+    if (this.connected.size < this.deps.config.minClients) {
+      this.setState('waiting');
+      this.log(`waiting for clients: ${this.connected.size}/${this.deps.config.minClients} connected`);
+    }
+    while (!this.stopped && this.connected.size < this.deps.config.minClients) await this.notifier.wait(1000);
+  }
+
+  private makeTask(r: ActiveRound): Task {
+    const c = this.deps.config;
+    return {
+      round: r.round,
+      modelVersion: r.fromVersion,
+      lineage: this.deps.store.lineage,
+      deadline: r.deadline,
+      train: { ...c.train, proxMu: c.proxMu },
+      privacy: { clipNorm: c.clipNorm, unit: 'client' },
+      codec: c.codec,
+      evaluate: c.evaluate,
+    } as Task;
+  }
+
+  private async runRound(): Promise<void> {
+    const c = this.deps.config;
+    const sel = selectClients([...this.connected], c, this.uniform);
+    const now = this.clock.now();
+    const r: ActiveRound = {
+      round: this.deps.store.round + 1,
+      fromVersion: this.deps.store.modelVersion,
+      selected: new Set(sel.selected),
+      target: Math.max(1, sel.target),
+      submitted: new Set(),
+      participants: [],
+      refusals: [],
+      open: true,
+      startedAt: now,
+      deadline: now + c.deadlineMs,
+      lastUpdateAt: now,
+      evalCount: 0,
+      evalSums: new Map(),
+      evaluated: new Set(),
+    };
+    this.current = r;
+    this.deps.strategy.begin();
+    this.setState('training');
+    this.log(`round ${r.round}: training from version ${r.fromVersion} with ${r.selected.size} of ${this.connected.size} clients (${sel.mode}), deadline ${c.deadlineMs / 1000}s`);
+    const task = this.makeTask(r);
+    for (const id of r.selected) this.deps.transport.send(id, 'task', task);
+    await this.waitForUpdates(r);
+    r.open = false;
+    await this.close(r);
+    this.current = null;
+  }
+
+  /** Until the target is reached, every selected client has answered or left, the deadline passes, or stop(). */
+  private async waitForUpdates(r: ActiveRound): Promise<void> {
+    for (;;) {
+      if (this.stopped) return;
+      if (r.participants.length >= r.target) return;
+      const outstanding = [...r.selected].filter((id) => !r.submitted.has(id) && this.connected.has(id));
+      if (outstanding.length === 0) return;
+      const left = r.deadline - this.clock.now();
+      if (left <= 0) return;
+      await this.notifier.wait(left);
+    }
+  }
+
+  private async close(r: ActiveRound): Promise<void> {
+    const c = this.deps.config;
+    const closedAt = this.clock.now();
+    const base = {
+      round: r.round,
+      fromVersion: r.fromVersion,
+      lineage: this.deps.store.lineage,
+      strategy: this.deps.strategy.name,
+      selected: [...r.selected].sort(),
+      participants: r.participants,
+      refusals: r.refusals,
+      metrics: this.evalMetrics(r),
+    };
+    if (r.participants.length < c.quorum || this.stopped) {
+      const reason = this.stopped
+        ? 'coordinator stopping'
+        : `${r.participants.length} accepted updates, quorum is ${c.quorum}`;
+      const record: RoundRecord = { ...base, outcome: 'abandoned', modelVersion: r.fromVersion, reason, timings: { startedAt: r.startedAt, deadline: r.deadline, closedAt } };
+      await this.deps.store.commitRound(record);
+      this.stats.abandoned++;
+      this.setState('abandoned');
+      this.log(`round ${r.round}: abandoned (${reason})`);
+      this.emit('round', record);
+      return;
+    }
+    this.setState('aggregating');
+    const t0 = performance.now();
+    const agg = this.deps.strategy.finish();
+    const next = this.deps.strategy.apply(this.global, agg.delta);
+    const aggregateMs = performance.now() - t0;
+    const record: RoundRecord = {
+      ...base,
+      outcome: 'committed',
+      modelVersion: r.fromVersion + 1,
+      timings: { startedAt: r.startedAt, deadline: r.deadline, closedAt, aggregateMs },
+    };
+    const stored = await this.deps.store.commitRound(record, { weights: next, strategyState: this.deps.strategy.state() });
+    this.global = next;
+    const committedAt = this.clock.now();
+    this.stats.committed++;
+    this.stats.lastRoundSeconds = (committedAt - r.startedAt) / 1000;
+    this.stats.lastCommitMs = committedAt - r.lastUpdateAt;
+    this.setState('committed');
+    this.log(`round ${r.round}: committed version ${record.modelVersion} from ${r.participants.length} updates in ${this.stats.lastRoundSeconds.toFixed(1)}s`);
+    this.emit('round', stored);
+    for (const id of this.connected) {
+      this.deps.transport.send(id, 'modelPublished', { modelVersion: record.modelVersion, round: r.round, lineage: this.deps.store.lineage });
+    }
+  }
+
+  private evalMetrics(r: ActiveRound): Record<string, number> {
+    if (r.evalCount === 0) return {};
+    const out: Record<string, number> = { evaluatedVersion: r.fromVersion, evalUsers: r.evalCount, evalClients: r.evaluated.size };
+    for (const [k, v] of r.evalSums) out[k] = v / r.evalCount;
+    return out;
+  }
+
+  private refuse(clientId: string, round: number, err: ProtocolError, r: ActiveRound | null): void {
+    this.stats.refused.set(err.code, (this.stats.refused.get(err.code) ?? 0) + 1);
+    r?.refusals.push({ clientId, code: err.code, message: err.message, at: this.clock.now() });
+    this.deps.transport.send(clientId, 'updateRejected', { round, code: err.code, message: err.message.slice(0, 500) });
+    this.emit('refusal', clientId, err.code, err.message);
+  }
+
+  /** Handles one submitted update from an authenticated client. Never throws. */
+  receiveUpdate(clientId: string, raw: unknown): void {
+    const r = this.current;
+    const round = typeof (raw as { round?: unknown })?.round === 'number' ? (raw as { round: number }).round : 0;
+    try {
+      const key = this.deps.publicKeyOf(clientId);
+      if (!key) throw new ProtocolError('unknown-identity', `client ${clientId} is not registered`);
+      if (!r) throw new ProtocolError('round-closed', 'no round is accepting updates now');
+      const c = this.deps.config;
+      const { update, delta } = validateUpdate(raw, {
+        clientId,
+        round: r.round,
+        open: r.open,
+        fromVersion: r.fromVersion,
+        selected: r.selected,
+        submitted: r.submitted,
+        deadline: r.deadline,
+        now: this.clock.now(),
+        size: this.global.length,
+        maxBytes: c.maxUpdateBytes,
+        clipNorm: c.clipNorm,
+        publicKey: key,
+        verifier: this.deps.verifier,
+        sha512: this.deps.sha512,
+      });
+      this.deps.strategy.add(delta, update.weight);
+      r.submitted.add(clientId);
+      r.participants.push({ clientId, weight: update.weight, numExamples: update.numExamples, loss: update.metrics.loss });
+      r.lastUpdateAt = this.clock.now();
+      this.stats.accepted++;
+      this.stats.bytesIn += update.payload.length;
+      this.deps.transport.send(clientId, 'updateAck', { round: r.round, accepted: true });
+      this.notifier.notify();
+    } catch (err) {
+      const pe = err instanceof ProtocolError ? err : new ProtocolError('internal', (err as Error).message);
+      this.refuse(clientId, round, pe, r);
+    }
+  }
+
+  /** Federated evaluation: a selected client's metric sums on the model it trained from. */
+  receiveEvalReport(clientId: string, raw: unknown): void {
+    const r = this.current;
+    try {
+      const rep = parseMessage('evalReport', raw);
+      const key = this.deps.publicKeyOf(clientId);
+      if (!key) throw new ProtocolError('unknown-identity', `client ${clientId} is not registered`);
+      if (rep.clientId !== clientId) throw new ProtocolError('auth-failed', `report names ${rep.clientId}, the session is ${clientId}`);
+      if (!r || rep.round !== r.round) throw new ProtocolError('stale-round', `evaluation report for round ${rep.round} is not for the current round`);
+      if (rep.modelVersion !== r.fromVersion) throw new ProtocolError('stale-model', `evaluation of version ${rep.modelVersion}, round ${r.round} evaluates ${r.fromVersion}`);
+      if (!r.selected.has(clientId)) throw new ProtocolError('not-selected', `client ${clientId} was not asked to evaluate`);
+      if (r.evaluated.has(clientId)) throw new ProtocolError('replay', `client ${clientId} already reported an evaluation this round`);
+      const signed = evalSigningBytes({ protocolVersion: PROTOCOL_VERSION, round: rep.round, modelVersion: rep.modelVersion, clientId, count: rep.count, sums: rep.sums });
+      if (!this.deps.verifier.verify(signed, fromBase64(rep.signature), key)) throw new ProtocolError('bad-signature', 'evaluation report signature does not verify');
+      for (const [k, v] of Object.entries(rep.sums)) {
+        if (!Number.isFinite(v) || v < 0 || v > rep.count) throw new ProtocolError('schema', `sum ${k} = ${v} is outside [0, count]`);
+      }
+      r.evaluated.add(clientId);
+      r.evalCount += rep.count;
+      for (const [k, v] of Object.entries(rep.sums)) r.evalSums.set(k, (r.evalSums.get(k) ?? 0) + v);
+    } catch (err) {
+      const pe = err instanceof ProtocolError ? err : new ProtocolError('internal', (err as Error).message);
+      this.stats.refused.set(pe.code, (this.stats.refused.get(pe.code) ?? 0) + 1);
+      r?.refusals.push({ clientId, code: pe.code, message: `evaluation: ${pe.message}`, at: this.clock.now() });
+    }
+  }
+}

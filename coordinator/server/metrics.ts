@@ -1,0 +1,33 @@
+// /metrics in Prometheus text format (prom-client). Values are read from the
+// engine's and adapter's counters at scrape time: nothing keeps a second copy.
+import { Registry, Gauge, Counter } from 'prom-client';
+import { REASON_CODES } from '../../protocol/index.ts';
+import type { RoundEngine } from '../engine/index.ts';
+import type { SocketStats } from './socketAdapter.ts';
+
+export function createMetrics(engine: RoundEngine, sockets: { connected: number; stats: SocketStats }, bytesOut: () => number): Registry {
+  const registry = new Registry();
+  const s = engine.stats;
+  new Gauge({ name: 'fedrec_round', help: 'Current round number', registers: [registry], collect() { this.set(engine.round); } });
+  new Gauge({ name: 'fedrec_model_version', help: 'Latest committed model version', registers: [registry], collect() { this.set(engine.modelVersion); } });
+  new Gauge({ name: 'fedrec_clients_connected', help: 'Authenticated clients connected', registers: [registry], collect() { this.set(sockets.connected); } });
+  new Counter({ name: 'fedrec_rounds_total', help: 'Rounds closed, by outcome', labelNames: ['outcome'], registers: [registry], collect() {
+    this.reset();
+    this.inc({ outcome: 'committed' }, s.committed);
+    this.inc({ outcome: 'abandoned' }, s.abandoned);
+  } });
+  new Counter({ name: 'fedrec_updates_accepted_total', help: 'Updates accepted into an aggregate', registers: [registry], collect() { this.reset(); this.inc(s.accepted); } });
+  new Counter({ name: 'fedrec_updates_refused_total', help: 'Updates and reports refused, by reason', labelNames: ['reason'], registers: [registry], collect() {
+    this.reset();
+    for (const code of REASON_CODES) this.inc({ reason: code }, s.refused.get(code) ?? 0);
+  } });
+  new Counter({ name: 'fedrec_auth_refused_total', help: 'Connections refused at authentication, by reason', labelNames: ['reason'], registers: [registry], collect() {
+    this.reset();
+    for (const [code, n] of sockets.stats.authFailures) this.inc({ reason: code }, n);
+  } });
+  new Gauge({ name: 'fedrec_round_duration_seconds', help: 'Duration of the last committed round', registers: [registry], collect() { this.set(s.lastRoundSeconds); } });
+  new Gauge({ name: 'fedrec_commit_latency_ms', help: 'Milliseconds from the last accepted update to the committed model, last round', registers: [registry], collect() { this.set(s.lastCommitMs); } });
+  new Counter({ name: 'fedrec_update_bytes_received_total', help: 'Payload bytes of accepted updates', registers: [registry], collect() { this.reset(); this.inc(s.bytesIn); } });
+  new Counter({ name: 'fedrec_model_bytes_sent_total', help: 'Model bytes served over HTTP', registers: [registry], collect() { this.reset(); this.inc(bytesOut()); } });
+  return registry;
+}

@@ -1,0 +1,93 @@
+// socket.io adapter: carries protocol messages between sockets and the engine.
+// It authenticates each connection (Handshake) and never lets a peer's
+// message throw into the server: bad messages are refused with a reason.
+import type { Server, Socket } from 'socket.io';
+import { ProtocolError } from '../../protocol/index.ts';
+import type { RoundEngine, EngineTransport } from '../engine/index.ts';
+import { Handshake, type PendingAuth } from './handshake.ts';
+
+export interface SocketStats {
+  connects: number;
+  authFailures: Map<string, number>;
+  bytesOut: number;
+}
+
+export class SocketAdapter implements EngineTransport {
+  private readonly sockets = new Map<string, Socket>();
+  readonly stats: SocketStats = { connects: 0, authFailures: new Map(), bytesOut: 0 };
+  private engine: RoundEngine | null = null;
+
+  constructor(
+    private readonly io: Server,
+    private readonly handshake: Handshake,
+    private readonly log: (line: string) => void = () => {},
+  ) {
+    io.on('connection', (socket) => this.onConnection(socket));
+  }
+
+  attach(engine: RoundEngine): void {
+    this.engine = engine;
+  }
+
+  get connected(): number {
+    return this.sockets.size;
+  }
+
+  send(clientId: string, kind: string, msg: unknown): boolean {
+    const s = this.sockets.get(clientId);
+    if (!s) return false;
+    s.emit(kind, msg);
+    return true;
+  }
+
+  private refuse(socket: Socket, err: unknown): void {
+    const pe = err instanceof ProtocolError ? err : new ProtocolError('internal', (err as Error).message);
+    this.stats.authFailures.set(pe.code, (this.stats.authFailures.get(pe.code) ?? 0) + 1);
+    socket.emit('refusal', { code: pe.code, message: pe.message.slice(0, 500) });
+    socket.disconnect(true);
+  }
+
+  private onConnection(socket: Socket): void {
+    this.stats.connects++;
+    let pending: PendingAuth | undefined;
+    let clientId: string | null = null;
+    socket.on('hello', (raw: unknown) => {
+      try {
+        const { pending: p, challenge } = this.handshake.begin(raw);
+        pending = p;
+        socket.emit('challenge', challenge);
+      } catch (err) {
+        this.refuse(socket, err);
+      }
+    });
+    socket.on('auth', (raw: unknown) => {
+      try {
+        const id = this.handshake.finish(pending, raw);
+        pending = undefined;
+        const previous = this.sockets.get(id);
+        if (previous && previous !== socket) previous.disconnect(true); // a reconnect replaces the old session
+        clientId = id;
+        this.sockets.set(id, socket);
+        const e = this.engine!;
+        socket.emit('welcome', { clientId: id, round: e.round, state: e.state === 'stopped' ? 'committed' : e.state, modelVersion: e.modelVersion, catalogId: e.lineage });
+        e.join(id);
+        this.log(`client ${id} connected (${this.sockets.size} connected)`);
+      } catch (err) {
+        this.refuse(socket, err);
+      }
+    });
+    const authed = (fn: (id: string, raw: unknown) => void) => (raw: unknown) => {
+      if (!clientId) return this.refuse(socket, new ProtocolError('not-authenticated', 'authenticate before sending updates'));
+      fn(clientId, raw);
+    };
+    socket.on('update', authed((id, raw) => this.engine!.receiveUpdate(id, raw)));
+    socket.on('evalReport', authed((id, raw) => this.engine!.receiveEvalReport(id, raw)));
+    socket.on('disconnect', () => {
+      if (clientId && this.sockets.get(clientId) === socket) {
+        this.sockets.delete(clientId);
+        this.engine?.leave(clientId);
+        this.log(`client ${clientId} disconnected (${this.sockets.size} connected)`);
+      }
+    });
+  }
+}

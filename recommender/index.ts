@@ -1,0 +1,14 @@
+// The recommender's public surface (browser-safe; file loaders are in ./node/index.ts).
+export * from './types.ts';
+export { Catalog } from './catalog.ts';
+export { buildDataset, datasetFromSequences, type Dataset, type DatasetStats, type BuildDatasetOptions } from './dataset.ts';
+export { leaveOneOut } from './split.ts';
+export { generateSynthetic, parseSyntheticParams, SYNTHETIC_PARAM_SPECS, type SyntheticParams } from './synthetic.ts';
+export { Rng, hashString } from './random.ts';
+export { evaluateRanking, evaluateSampled, accumulateRanking, RankingAccumulator, DEFAULT_KS } from './metrics.ts';
+export { PopularityModel } from './popularity.ts';
+export { encodeSafetensors, decodeSafetensors } from './safetensors.ts';
+export { trainCentralized, evaluateModel, TRAIN_DEFAULTS, type CentralizedConfig, type EpochLog } from './centralized.ts';
+export * from './models/index.ts';
+export { initBackend, BACKEND_CHOICES, isBackendChoice, type BackendChoice, type BackendInfo } from './backend/index.ts';
+export { tf } from './tf.ts';
