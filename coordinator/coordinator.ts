@@ -81,7 +81,8 @@ function engineConfig(cfg: CoordinatorConfig, size: number, proxMu: number): Eng
 }
 
 export async function startCoordinator(cfg: CoordinatorConfig, log: (line: string) => void = () => {}): Promise<RunningCoordinator> {
-  await initBackend('auto');
+  const backend = await initBackend('auto');
+  log(`backend: ${backend.detail}`);
   const items = await resolveCatalog(cfg.catalog);
   const itemIds = items.map((i) => i.id);
   const { name, seed, ...shape } = cfg.model;
