@@ -91,9 +91,3 @@ export function baselinesCommand(): Command {
     new Command('baselines').description(`popularity vs ${MODEL_NAMES.join(' vs ')} trained centrally on the same leave-one-out split`),
   );
 }
-
-export function demoCommand(): Command {
-  return baselineOptions(
-    new Command('demo').description('the embedded demo: baselines on the synthetic shop data (no files, no network)'),
-  );
-}

@@ -26,7 +26,8 @@ export function coordinatorCommand(): Command {
     .option('--config <file>', 'coordinator config (JSON; every field has a default, see README)')
     .option('--port <n>', 'override the config port')
     .option('--data-dir <dir>', 'override the config dataDir')
-    .action(async (f: { config?: string; port?: string; dataDir?: string }) => {
+    .option('--exit-when-done', 'exit after the last round instead of serving the final model until stopped')
+    .action(async (f: { config?: string; port?: string; dataDir?: string; exitWhenDone?: boolean }) => {
       const raw = (f.config ? readConfigFile(f.config) : {}) as Record<string, unknown>;
       if (f.port !== undefined) raw.port = Number(f.port);
       if (f.dataDir !== undefined) raw.dataDir = f.dataDir;
@@ -42,6 +43,10 @@ export function coordinatorCommand(): Command {
       process.once('SIGTERM', () => void shutdown('SIGTERM'));
       await c.done;
       log(`[coordinator] finished: model version ${c.engine.modelVersion} after round ${c.engine.round}`);
-      await c.close();
+      if (f.exitWhenDone) {
+        await c.close();
+        return;
+      }
+      log(`[coordinator] still serving the API and the final model at ${c.url} (Ctrl-C to stop)`);
     });
 }

@@ -2,7 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { trainCommand } from './train.ts';
 import { evaluateCommand } from './evaluate.ts';
-import { baselinesCommand, demoCommand } from './baselines.ts';
+import { baselinesCommand } from './baselines.ts';
+import { demoCommand } from './demo.ts';
 import { keygenCommand } from './keygen.ts';
 import { coordinatorCommand } from './coordinator.ts';
 import { clientCommand } from './client.ts';

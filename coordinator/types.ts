@@ -74,6 +74,8 @@ export interface RoundRecord {
   selected: string[];
   participants: Array<{ clientId: string; weight: number; numExamples: number; loss?: number }>;
   refusals: Refusal[];
+  /** Refusals beyond the first MAX_LISTED_REFUSALS, counted but not listed (a flooding client cannot grow the record). */
+  refusalsNotListed?: number;
   /** Why an abandoned round was abandoned. */
   reason?: string;
   privacy?: Record<string, number | string | null>;

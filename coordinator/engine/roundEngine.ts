@@ -45,6 +45,7 @@ export interface EngineTransport {
 export interface EngineDeps {
   config: EngineConfig;
   store: Store;
+  /** Already restored to the store's latest optimizer state (startCoordinator does it). */
   strategy: Strategy;
   transport: EngineTransport;
   verifier: SignatureVerifier;
@@ -64,12 +65,14 @@ interface ActiveRound {
   submitted: Set<string>;
   participants: RoundRecord['participants'];
   refusals: Refusal[];
+  refusalsNotListed: number;
   open: boolean;
   startedAt: number;
   deadline: number;
   lastUpdateAt: number;
   evalCount: number;
-  evalSums: Map<string, number>;
+  /** Per metric: the sum of the reports that carried it and their case count. */
+  evalSums: Map<string, { sum: number; count: number }>;
   evaluated: Set<string>;
 }
 
@@ -82,6 +85,22 @@ export interface EngineStats {
   lastRoundSeconds: number;
   lastCommitMs: number;
 }
+
+/** The round a raw message names, if it is a plausible one (for the reply only); 0 otherwise. */
+function roundOf(raw: unknown): number {
+  try {
+    const v = (raw as { round?: unknown } | null)?.round;
+    return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Keys the engine writes into a round's metrics; client-reported names cannot overwrite them. */
+const EVAL_BOOKKEEPING = ['evaluatedVersion', 'evalUsers', 'evalClients'];
+
+/** Refusals listed in one round record; the rest are only counted. */
+export const MAX_LISTED_REFUSALS = 1000;
 
 export class RoundEngine extends EventEmitter {
   state: RoundStateName | 'stopped' = 'waiting';
@@ -191,6 +210,7 @@ export class RoundEngine extends EventEmitter {
       submitted: new Set(),
       participants: [],
       refusals: [],
+      refusalsNotListed: 0,
       open: true,
       startedAt: now,
       deadline: now + c.deadlineMs,
@@ -235,24 +255,21 @@ export class RoundEngine extends EventEmitter {
       selected: [...r.selected].sort(),
       participants: r.participants,
       refusals: r.refusals,
+      ...(r.refusalsNotListed > 0 ? { refusalsNotListed: r.refusalsNotListed } : {}),
       metrics: this.evalMetrics(r),
     };
     if (r.participants.length < c.quorum || this.stopped) {
-      const reason = this.stopped
-        ? 'coordinator stopping'
-        : `${r.participants.length} accepted updates, quorum is ${c.quorum}`;
-      const record: RoundRecord = { ...base, outcome: 'abandoned', modelVersion: r.fromVersion, reason, timings: { startedAt: r.startedAt, deadline: r.deadline, closedAt } };
-      await this.deps.store.commitRound(record);
-      this.stats.abandoned++;
-      this.setState('abandoned');
-      this.log(`round ${r.round}: abandoned (${reason})`);
-      this.emit('round', record);
+      const reason = this.stopped ? 'coordinator stopping' : `${r.participants.length} accepted updates, quorum is ${c.quorum}`;
+      await this.abandon(r, base, closedAt, reason);
       return;
     }
     this.setState('aggregating');
     const t0 = performance.now();
-    const agg = this.deps.strategy.finish();
-    const next = this.deps.strategy.apply(this.global, agg.delta);
+    const next = this.aggregate();
+    if (typeof next === 'string') {
+      await this.abandon(r, base, closedAt, next);
+      return;
+    }
     const aggregateMs = performance.now() - t0;
     const record: RoundRecord = {
       ...base,
@@ -274,16 +291,45 @@ export class RoundEngine extends EventEmitter {
     }
   }
 
+  /** The next global weights, or why the round cannot produce them. */
+  private aggregate(): Float32Array | string {
+    try {
+      const agg = this.deps.strategy.finish();
+      const next = this.deps.strategy.apply(this.global, agg.delta);
+      for (let i = 0; i < next.length; i++) if (!Number.isFinite(next[i])) return `aggregate has a non-finite value at ${i}`;
+      return next;
+    } catch (err) {
+      return `aggregation failed: ${(err as Error).message}`;
+    }
+  }
+
+  private async abandon(r: ActiveRound, base: Omit<RoundRecord, 'outcome' | 'modelVersion' | 'timings' | 'reason'>, closedAt: number, reason: string): Promise<void> {
+    const record: RoundRecord = { ...base, outcome: 'abandoned', modelVersion: r.fromVersion, reason, timings: { startedAt: r.startedAt, deadline: r.deadline, closedAt } };
+    await this.deps.store.commitRound(record);
+    this.stats.abandoned++;
+    this.setState('abandoned');
+    this.log(`round ${r.round}: abandoned (${reason})`);
+    this.emit('round', record);
+  }
+
   private evalMetrics(r: ActiveRound): Record<string, number> {
     if (r.evalCount === 0) return {};
-    const out: Record<string, number> = { evaluatedVersion: r.fromVersion, evalUsers: r.evalCount, evalClients: r.evaluated.size };
-    for (const [k, v] of r.evalSums) out[k] = v / r.evalCount;
+    const out: Record<string, number> = {};
+    for (const [k, { sum, count }] of r.evalSums) if (count > 0) out[k] = sum / count;
+    // written last: a client's metric names cannot overwrite them
+    Object.assign(out, { evaluatedVersion: r.fromVersion, evalUsers: r.evalCount, evalClients: r.evaluated.size });
     return out;
+  }
+
+  private listRefusal(r: ActiveRound | null, entry: Refusal): void {
+    if (!r) return;
+    if (r.refusals.length < MAX_LISTED_REFUSALS) r.refusals.push({ ...entry, message: entry.message.slice(0, 300) });
+    else r.refusalsNotListed++;
   }
 
   private refuse(clientId: string, round: number, err: ProtocolError, r: ActiveRound | null): void {
     this.stats.refused.set(err.code, (this.stats.refused.get(err.code) ?? 0) + 1);
-    r?.refusals.push({ clientId, code: err.code, message: err.message, at: this.clock.now() });
+    this.listRefusal(r, { clientId, code: err.code, message: err.message, at: this.clock.now() });
     this.deps.transport.send(clientId, 'updateRejected', { round, code: err.code, message: err.message.slice(0, 500) });
     this.emit('refusal', clientId, err.code, err.message);
   }
@@ -291,8 +337,9 @@ export class RoundEngine extends EventEmitter {
   /** Handles one submitted update from an authenticated client. Never throws. */
   receiveUpdate(clientId: string, raw: unknown): void {
     const r = this.current;
-    const round = typeof (raw as { round?: unknown })?.round === 'number' ? (raw as { round: number }).round : 0;
+    let round = 0;
     try {
+      round = roundOf(raw);
       const key = this.deps.publicKeyOf(clientId);
       if (!key) throw new ProtocolError('unknown-identity', `client ${clientId} is not registered`);
       if (!r) throw new ProtocolError('round-closed', 'no round is accepting updates now');
@@ -346,11 +393,17 @@ export class RoundEngine extends EventEmitter {
       }
       r.evaluated.add(clientId);
       r.evalCount += rep.count;
-      for (const [k, v] of Object.entries(rep.sums)) r.evalSums.set(k, (r.evalSums.get(k) ?? 0) + v);
+      for (const [k, v] of Object.entries(rep.sums)) {
+        if (EVAL_BOOKKEEPING.includes(k)) continue;
+        const e = r.evalSums.get(k) ?? { sum: 0, count: 0 };
+        e.sum += v;
+        e.count += rep.count;
+        r.evalSums.set(k, e);
+      }
     } catch (err) {
       const pe = err instanceof ProtocolError ? err : new ProtocolError('internal', (err as Error).message);
       this.stats.refused.set(pe.code, (this.stats.refused.get(pe.code) ?? 0) + 1);
-      r?.refusals.push({ clientId, code: pe.code, message: `evaluation: ${pe.message}`, at: this.clock.now() });
+      this.listRefusal(r, { clientId, code: pe.code, message: `evaluation: ${pe.message}`, at: this.clock.now() });
     }
   }
 }

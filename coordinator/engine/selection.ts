@@ -31,15 +31,22 @@ export interface Selection {
 export function selectClients(eligible: readonly string[], cfg: SelectionConfig, uniform: Uniform = cryptoUniform): Selection {
   const pool = [...eligible].sort();
   if (cfg.sampleRate !== undefined) {
-    const selected = pool.filter(() => uniform() < cfg.sampleRate!).slice(0, cfg.maxClients);
+    const sampled = pool.filter(() => uniform() < cfg.sampleRate!);
+    // When the cap binds, drop a uniform subset (not the last ids), so every client keeps the same chance.
+    const selected = shuffleHead(sampled, Math.min(sampled.length, cfg.maxClients), uniform);
     return { selected, target: selected.length, mode: 'poisson' };
   }
   const target = Math.min(cfg.clientsPerRound, cfg.maxClients, pool.length);
-  const want = Math.min(pool.length, cfg.maxClients, Math.ceil(target * (1 + cfg.overSelect)));
-  // partial Fisher-Yates: the first `want` entries are a uniform sample
-  for (let i = 0; i < want; i++) {
-    const j = i + Math.floor(uniform() * (pool.length - i));
-    [pool[i], pool[j]] = [pool[j], pool[i]];
+  // the epsilon keeps float error from turning 50·1.1 = 55.000000000000007 into 56
+  const want = Math.min(pool.length, cfg.maxClients, Math.ceil(target * (1 + cfg.overSelect) - 1e-9));
+  return { selected: shuffleHead(pool, want, uniform), target, mode: 'fixed' };
+}
+
+/** Partial Fisher-Yates: a uniform sample of `k` entries (reorders `arr`). */
+function shuffleHead<T>(arr: T[], k: number, uniform: Uniform): T[] {
+  for (let i = 0; i < k; i++) {
+    const j = i + Math.floor(uniform() * (arr.length - i));
+    [arr[i], arr[j]] = [arr[j], arr[i]];
   }
-  return { selected: pool.slice(0, want), target, mode: 'fixed' };
+  return arr.slice(0, k).sort();
 }

@@ -45,7 +45,11 @@ const fail = (code: ConstructorParameters<typeof ProtocolError>[0], message: str
   throw new ProtocolError(code, message);
 };
 
+/** Largest aggregation weight accepted: far above any real count of examples or users, far below float32 overflow. */
+export const MAX_WEIGHT = 2 ** 32;
+
 function checkRound(u: Update, ctx: UpdateContext): void {
+  if (!(u.weight > 0) || u.weight > MAX_WEIGHT) fail('schema', `weight must be in (0, ${MAX_WEIGHT}], got ${u.weight}`);
   if (u.clientId !== ctx.clientId) fail('auth-failed', `update names client ${u.clientId} but this session is ${ctx.clientId}`);
   if (u.round !== ctx.round) fail('stale-round', `update is for round ${u.round}, the current round is ${ctx.round}`);
   if (!ctx.open) fail('round-closed', `round ${ctx.round} no longer accepts updates`);
