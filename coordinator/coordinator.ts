@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { Server as IoServer } from 'socket.io';
 import { fromBase64, CODEC_HEADER_BYTES } from '../protocol/index.ts';
 import { Ed25519Verifier, sha512Native } from '../protocol/node/index.ts';
-import { createModel, initBackend, type ItemMeta, type ModelName } from '../recommender/index.ts';
+import { createModel, evaluateModel, initBackend, leaveOneOut, type ItemMeta, type ModelName, type ModelSpec } from '../recommender/index.ts';
 import { loadDataset } from '../recommender/node/index.ts';
 import { ConfigError, type CoordinatorConfig } from './config.ts';
 import { RoundEngine, type EngineConfig } from './engine/index.ts';
@@ -57,6 +57,20 @@ export function lineageOf(itemIds: readonly string[], model: ModelName, config: 
   const h = createHash('sha256');
   h.update(JSON.stringify({ itemIds, model, config }));
   return `L${h.digest('hex').slice(0, 16)}`;
+}
+
+/** Server-side evaluation on the validation split of a data spec, mapped onto the catalog. */
+async function serverEvaluator(spec: string, itemIds: readonly string[], model: ModelSpec, log: (line: string) => void) {
+  const { dataset } = await loadDataset(spec, { vocabulary: new Map(itemIds.map((id) => [id, {}])) });
+  const cases = leaveOneOut(dataset.sequences).valid;
+  if (cases.length === 0) throw new ConfigError(`evaluation.serverData ${spec} has no user with the 3 interactions a validation item needs`);
+  log(`server-side evaluation on ${cases.length} validation users of ${spec}`);
+  const m = createModel(model.model, model.config as Record<string, number> & { numItems: number });
+  return async (weights: Float32Array): Promise<Record<string, number>> => {
+    m.setWeights(weights);
+    const r = await evaluateModel(m, cases, itemIds.length);
+    return { 'hr@10': r['hr@10'], 'ndcg@10': r['ndcg@10'], mrr: r.mrr, users: r.users };
+  };
 }
 
 function engineConfig(cfg: CoordinatorConfig, size: number, proxMu: number): EngineConfig {
@@ -118,7 +132,9 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
   const io = new IoServer(httpServer, { maxHttpBufferSize: Math.max(1e8, spec.size * 4 * 2), serveClient: false });
   const adapter = new SocketAdapter(io, new Handshake(allow, verifier), log);
   const proxMu = s.name === 'fedprox' ? (strategy as { proxMu?: number }).proxMu ?? s.proxMu : 0;
+  const serverEval = cfg.evaluation.serverData ? await serverEvaluator(cfg.evaluation.serverData, itemIds, spec, log) : undefined;
   const engine = new RoundEngine({
+    serverEval,
     config: engineConfig(cfg, spec.size, proxMu),
     store,
     strategy,

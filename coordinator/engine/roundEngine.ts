@@ -55,6 +55,12 @@ export interface EngineDeps {
   clock?: Clock;
   uniform?: Uniform;
   log?: (line: string) => void;
+  /**
+   * Optional server-side evaluation of a model version on the coordinator's own
+   * validation data; runs while clients train and lands in the round's metrics
+   * with a `server_` prefix (like federated evaluation, of the round's fromVersion).
+   */
+  serverEval?: (weights: Float32Array, version: number) => Promise<Record<string, number>>;
 }
 
 interface ActiveRound {
@@ -74,6 +80,7 @@ interface ActiveRound {
   /** Per metric: the sum of the reports that carried it and their case count. */
   evalSums: Map<string, { sum: number; count: number }>;
   evaluated: Set<string>;
+  serverMetrics: Record<string, number>;
 }
 
 export interface EngineStats {
@@ -218,6 +225,7 @@ export class RoundEngine extends EventEmitter {
       evalCount: 0,
       evalSums: new Map(),
       evaluated: new Set(),
+      serverMetrics: {},
     };
     this.current = r;
     this.deps.strategy.begin();
@@ -225,10 +233,23 @@ export class RoundEngine extends EventEmitter {
     this.log(`round ${r.round}: training from version ${r.fromVersion} with ${r.selected.size} of ${this.connected.size} clients (${sel.mode}), deadline ${c.deadlineMs / 1000}s`);
     const task = this.makeTask(r);
     for (const id of r.selected) this.deps.transport.send(id, 'task', task);
+    const serverEval = this.startServerEval(r);
     await this.waitForUpdates(r);
     r.open = false;
+    r.serverMetrics = await serverEval;
     await this.close(r);
     this.current = null;
+  }
+
+  private async startServerEval(r: ActiveRound): Promise<Record<string, number>> {
+    if (!this.deps.serverEval) return {};
+    try {
+      const m = await this.deps.serverEval(this.global, r.fromVersion);
+      return Object.fromEntries(Object.entries(m).map(([k, v]) => [`server_${k}`, v]));
+    } catch (err) {
+      this.log(`round ${r.round}: server-side evaluation failed: ${(err as Error).message}`);
+      return {};
+    }
   }
 
   /** Until the target is reached, every selected client has answered or left, the deadline passes, or stop(). */
@@ -256,7 +277,7 @@ export class RoundEngine extends EventEmitter {
       participants: r.participants,
       refusals: r.refusals,
       ...(r.refusalsNotListed > 0 ? { refusalsNotListed: r.refusalsNotListed } : {}),
-      metrics: this.evalMetrics(r),
+      metrics: { ...r.serverMetrics, ...this.evalMetrics(r) },
     };
     if (r.participants.length < c.quorum || this.stopped) {
       const reason = this.stopped ? 'coordinator stopping' : `${r.participants.length} accepted updates, quorum is ${c.quorum}`;

@@ -126,3 +126,26 @@ describe('federated evaluation', () => {
     expect(h.store.record(1)!.metrics).toEqual({});
   });
 });
+
+describe('server-side evaluation', () => {
+  it("records the coordinator's evaluation of each round's starting model under server_ keys", async () => {
+    const seen: Array<[number, number]> = [];
+    const h = await makeHarness({
+      clients: ['alice'],
+      config: { totalRounds: 2, minClients: 1, clientsPerRound: 1, quorum: 1, deadlineMs: 2000 },
+      // a stand-in metric: the first weight of the version it was given
+      serverEval: async (w: Float32Array, version: number) => {
+        seen.push([version, w[0]]);
+        return { first: w[0] };
+      },
+    });
+    open.push(h);
+    h.behaviours.set('alice', () => ({ delta: fill(1), weight: 1 }));
+    await h.start();
+    expect(seen.map(([v]) => v)).toEqual([0, 1]);
+    // version 0's first weight is the harness's initial value; version 1 adds the delta 1
+    const w0 = seen[0][1];
+    expect(h.store.record(1)!.metrics.server_first).toBe(w0);
+    expect(h.store.record(2)!.metrics.server_first).toBe(w0 + 1);
+  });
+});

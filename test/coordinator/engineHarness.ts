@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RoundEngine, systemClock, type Clock, type EngineConfig, type EngineTransport, type Uniform } from '../../coordinator/engine/index.ts';
+import { RoundEngine, systemClock, type Clock, type EngineConfig, type EngineDeps, type EngineTransport, type Uniform } from '../../coordinator/engine/index.ts';
 import { Store } from '../../coordinator/store/index.ts';
 import { createStrategy, type StrategyConfig } from '../../coordinator/strategies/index.ts';
 import type { RoundRecord, Strategy } from '../../coordinator/types.ts';
@@ -222,6 +222,7 @@ export interface HarnessOptions {
   restoreStrategy?: boolean;
   /** Reuse identities (restart). */
   identities?: Map<string, TestClient>;
+  serverEval?: EngineDeps['serverEval'];
 }
 
 export interface Harness {
@@ -272,6 +273,7 @@ export async function makeHarness(o: HarnessOptions = {}): Promise<Harness> {
     publicKeyOf: (id) => clients.get(id)?.publicKey,
     clock,
     uniform: o.uniform,
+    serverEval: o.serverEval,
   });
   const rounds: RoundRecord[] = [];
   engine.on('round', (r: RoundRecord) => rounds.push(r));
