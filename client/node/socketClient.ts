@@ -17,6 +17,9 @@ export interface SocketClientOptions {
   onRefusal?: (code: string, message: string) => void;
 }
 
+/** Refusals reconnecting cannot fix. */
+const FATAL_REFUSALS = ['unknown-identity', 'bad-version', 'version-too-new', 'version-too-old'];
+
 export async function fetchModel(server: string, version: number): Promise<Uint8Array> {
   const res = await fetch(`${server}/api/models/${version}`);
   if (!res.ok) throw new Error(`GET /api/models/${version}: HTTP ${res.status}`);
@@ -29,6 +32,9 @@ export class SocketClient {
   private readonly log: (line: string) => void;
   private queue: Promise<void> = Promise.resolve();
   status = { connected: false, tasks: 0, accepted: 0, rejected: 0, lastRejection: '' };
+  /** Set by a refusal that reconnecting cannot fix (unregistered key, unsupported protocol). */
+  private fatal: string | null = null;
+  private stopping = false;
 
   constructor(private readonly o: SocketClientOptions) {
     this.log = o.log ?? (() => {});
@@ -45,7 +51,12 @@ export class SocketClient {
       identity: o.identity,
       loadData: o.loadData,
       fetchModel: (v) => fetchModel(o.server, v),
-      send: (kind, msg) => this.socket.emit(kind, msg),
+      // Only while authenticated: socket.io would buffer it across a reconnect and
+      // deliver it before hello, which the coordinator refuses (and disconnects).
+      send: (kind, msg) => {
+        if (this.status.connected) this.socket.emit(kind, msg);
+        else this.log(`${kind} for a task dropped: not connected (the coordinator may have restarted)`);
+      },
       log: this.log,
     });
     this.wire();
@@ -79,8 +90,10 @@ export class SocketClient {
       this.log(`connected as ${w.clientId}: round ${w.round} (${w.state}), model version ${w.modelVersion}`);
     });
     s.on('refusal', (raw: { code?: string; message?: string }) => {
-      this.o.onRefusal?.(String(raw?.code), String(raw?.message));
-      this.log(`refused by the coordinator: ${raw?.code}: ${raw?.message}`);
+      const code = String(raw?.code);
+      if (FATAL_REFUSALS.includes(code)) this.fatal = code;
+      this.o.onRefusal?.(code, String(raw?.message));
+      this.log(`refused by the coordinator: ${code}: ${raw?.message}${this.fatal ? ' (not retrying)' : ''}`);
     });
     s.on('task', (raw: unknown) => {
       let task: Task;
@@ -103,7 +116,14 @@ export class SocketClient {
     });
     s.on('disconnect', (reason) => {
       this.status.connected = false;
+      if (this.stopping) return;
+      if (this.fatal) {
+        this.log(`disconnected (${reason}); not reconnecting after refusal ${this.fatal}`);
+        return;
+      }
       this.log(`disconnected (${reason}); reconnecting with backoff`);
+      // socket.io-client reconnects by itself except after a server-side disconnect
+      if (reason === 'io server disconnect') setTimeout(() => !this.stopping && s.connect(), 1000);
     });
   }
 
@@ -124,6 +144,7 @@ export class SocketClient {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     this.socket.disconnect();
     await this.queue.catch(() => {});
     this.core.dispose();
