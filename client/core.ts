@@ -27,6 +27,13 @@ export interface LocalData {
   unknownItemEvents: number;
 }
 
+/**
+ * Where a client's behaviour data comes from (files on a merchant's server,
+ * IndexedDB in a browser, a generator in simulations): called once the first
+ * checkpoint names the federation's catalog.
+ */
+export type DataSource = (itemIds: readonly string[]) => Promise<LocalData>;
+
 export interface ClientIdentity {
   publicKey: Uint8Array;
   secretKey: Uint8Array;
@@ -38,7 +45,7 @@ export interface ClientCoreDeps {
   clientId: string;
   identity: ClientIdentity;
   /** Loads the local data once the catalog (the checkpoint's item ids) is known. */
-  loadData: (itemIds: readonly string[]) => Promise<LocalData>;
+  loadData: DataSource;
   /** The safetensors checkpoint of a model version. */
   fetchModel: (version: number) => Promise<Uint8Array>;
   send: ClientSend;

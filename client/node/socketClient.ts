@@ -3,14 +3,14 @@
 // coordinator restart, and downloads model versions over HTTP.
 import { io, type Socket } from 'socket.io-client';
 import { PROTOCOL_VERSION, authMessage, parseMessage, sign, toBase64, type Task } from '../../protocol/index.ts';
-import { ClientCore, type ClientIdentity, type LocalData, type TaskReport } from '../core.ts';
+import { ClientCore, type ClientIdentity, type DataSource, type TaskReport } from '../core.ts';
 
 export interface SocketClientOptions {
   server: string;
   clientId: string;
   name?: string;
   identity: ClientIdentity;
-  loadData: (itemIds: readonly string[]) => Promise<LocalData>;
+  loadData: DataSource;
   log?: (line: string) => void;
   onTaskDone?: (r: TaskReport) => void;
   /** Called when the coordinator refuses this client (fatal: wrong key, not registered, ...). */
