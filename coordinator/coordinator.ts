@@ -129,13 +129,15 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
   if (allow.size === 0) log('warning: clients.allow is empty: no client can connect (fedrec keygen prints a key to register)');
   const verifier = new Ed25519Verifier();
   const httpServer: HttpServer = createServer();
-  const io = new IoServer(httpServer, { maxHttpBufferSize: Math.max(1e8, spec.size * 4 * 2), serveClient: false });
-  const adapter = new SocketAdapter(io, new Handshake(allow, verifier), log);
+  // socket.io enforces this before authentication: the largest legal update plus room for the JSON fields
   const proxMu = s.name === 'fedprox' ? (strategy as { proxMu?: number }).proxMu ?? s.proxMu : 0;
+  const engineCfg = engineConfig(cfg, spec.size, proxMu);
+  const io = new IoServer(httpServer, { maxHttpBufferSize: engineCfg.maxUpdateBytes + 64 * 1024, serveClient: false });
+  const adapter = new SocketAdapter(io, new Handshake(allow, verifier), log);
   const serverEval = cfg.evaluation.serverData ? await serverEvaluator(cfg.evaluation.serverData, itemIds, spec, log) : undefined;
   const engine = new RoundEngine({
     serverEval,
-    config: engineConfig(cfg, spec.size, proxMu),
+    config: engineCfg,
     store,
     strategy,
     transport: adapter,

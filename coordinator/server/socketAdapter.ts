@@ -12,8 +12,40 @@ export interface SocketStats {
   bytesOut: number;
 }
 
+/**
+ * Validating a large update is synchronous work (hash, signature, decode, fold:
+ * ~15-20 ms per 1M values). Uploads that finish together would run back to
+ * back and stall the event loop for seconds, long enough for socket.io
+ * heartbeats to fail and clients to be dropped (bench:coordinator, 1000 x 1M).
+ * Updates therefore wait in a queue and are handled one per macrotask.
+ */
+export class WorkQueue {
+  private readonly items: Array<() => void> = [];
+  private scheduled = false;
+
+  push(job: () => void): void {
+    this.items.push(job);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.runOne());
+    }
+  }
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  private runOne(): void {
+    const job = this.items.shift();
+    job?.();
+    if (this.items.length > 0) setImmediate(() => this.runOne());
+    else this.scheduled = false;
+  }
+}
+
 export class SocketAdapter implements EngineTransport {
   private readonly sockets = new Map<string, Socket>();
+  private readonly work = new WorkQueue();
   readonly stats: SocketStats = { connects: 0, authFailures: new Map(), bytesOut: 0 };
   private engine: RoundEngine | null = null;
 
@@ -80,8 +112,8 @@ export class SocketAdapter implements EngineTransport {
       if (!clientId) return this.refuse(socket, new ProtocolError('not-authenticated', 'authenticate before sending updates'));
       fn(clientId, raw);
     };
-    socket.on('update', authed((id, raw) => this.engine!.receiveUpdate(id, raw)));
-    socket.on('evalReport', authed((id, raw) => this.engine!.receiveEvalReport(id, raw)));
+    socket.on('update', authed((id, raw) => this.work.push(() => this.engine!.receiveUpdate(id, raw))));
+    socket.on('evalReport', authed((id, raw) => this.work.push(() => this.engine!.receiveEvalReport(id, raw))));
     socket.on('disconnect', () => {
       if (clientId && this.sockets.get(clientId) === socket) {
         this.sockets.delete(clientId);
