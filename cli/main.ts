@@ -7,6 +7,7 @@ import { demoCommand } from './demo.ts';
 import { keygenCommand } from './keygen.ts';
 import { coordinatorCommand } from './coordinator.ts';
 import { clientCommand } from './client.ts';
+import { privacyCommand } from './privacy.ts';
 
 const program = new Command('fedrec')
   .description('federated e-commerce recommendations with differential privacy')
@@ -20,6 +21,7 @@ program.addCommand(demoCommand());
 program.addCommand(coordinatorCommand());
 program.addCommand(clientCommand());
 program.addCommand(keygenCommand());
+program.addCommand(privacyCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,3 @@
+// privacy/: browser-safe DP building blocks. The public surface.
+export * from './accountant/index.ts';
+export * from './noise/index.ts';
