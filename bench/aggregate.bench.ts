@@ -27,15 +27,10 @@ const RUNS = 5;
 const CHUNK = 16384;
 const BYTES = UPDATES * N * 4;
 
+/** Seeded values in [-0.5, 0.5), from the project's PRNG. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const r = new Rng(seed);
+  return () => r.next() - 0.5;
 }
 
 // The f32 variant of runningSum.wat's kernel: sum32[i] += w·x[i], 8 per iteration.
@@ -105,6 +100,7 @@ for name, dt in (("f32", np.float32), ("f64", np.float64)):
     out[name] = sorted(times[1:])[RUNS // 2] * 1000
 print(json.dumps(out))
 `;
+import { Rng } from '../recommender/random.ts';
 
 function numpyReference(): Record<string, number> | null {
   for (const py of ['/usr/bin/python3', 'python3']) {

@@ -11,6 +11,7 @@ import { PROTOCOL_VERSION, decodeInto, encode, fromBase64, toBase64, updateSigni
 import { Ed25519Verifier, sha512Native } from '../../protocol/node/index.ts';
 import { median } from '../machine.ts';
 import { benchIdentities, privateKeyOf, publicKeyOf, signWith } from './identities.ts';
+import { Rng } from '../../recommender/random.ts';
 
 export interface KernelRow {
   name: string;
@@ -26,15 +27,10 @@ export interface KernelResult {
   rows: KernelRow[];
 }
 
+/** Seeded values in [-0.5, 0.5), from the project's PRNG. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const r = new Rng(seed);
+  return () => r.next() - 0.5;
 }
 
 export function measureKernel(n = 1_000_000, updates = 100, runs = 5): KernelResult {

@@ -2,16 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { RunningSum, type SumKernel } from '../../coordinator/strategies/runningSum.ts';
 import { FedAvg } from '../../coordinator/strategies/index.ts';
+import { Rng } from '../../recommender/random.ts';
 
+/** Seeded values in [-0.5, 0.5), from the project's PRNG. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const r = new Rng(seed);
+  return () => r.next() - 0.5;
 }
 
 const KERNELS: SumKernel[] = ['wasm', 'js'];

@@ -8,6 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import wabt from 'wabt';
 import { RunningSum, wasmKernelAvailable } from '../../coordinator/strategies/runningSum.ts';
+import { Rng } from '../../recommender/random.ts';
 
 const WAT_URL = new URL('../../coordinator/strategies/runningSum.wat', import.meta.url);
 const TS_URL = new URL('../../coordinator/strategies/runningSumWasm.ts', import.meta.url);
@@ -36,15 +37,10 @@ export const RUNNING_SUM_WASM_BASE64 =
 `;
 }
 
+/** Seeded values in [-0.5, 0.5), from the project's PRNG. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const r = new Rng(seed);
+  return () => r.next() - 0.5;
 }
 
 describe('RunningSum wasm kernel', () => {

@@ -14,6 +14,7 @@ import {
   type StrategyConfig,
 } from '../../coordinator/strategies/index.ts';
 import type { Strategy, StrategyState } from '../../coordinator/types.ts';
+import { Rng } from '../../recommender/random.ts';
 
 const f32 = (xs: number[]) => Float32Array.from(xs);
 
@@ -32,15 +33,10 @@ function expectClose(actual: ArrayLike<number>, expected: number[], tol = 2e-6):
   }
 }
 
+/** Seeded values in [-0.5, 0.5), from the project's PRNG. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const r = new Rng(seed);
+  return () => r.next() - 0.5;
 }
 
 /** |actual − expected| ≤ rel·|expected| per element (float32 storage rounds to ~6e-8 relative). */

@@ -4,16 +4,12 @@ import { tf } from '../../recommender/tf.ts';
 import { initBackend } from '../../recommender/backend/index.ts';
 import { gemmBlocking, gemmInstance, gemmKernelConfig, gemmStats } from '../../recommender/backend/gemm.ts';
 import { GEMM_TS_URL, GEMM_WAT_URL, renderGemmModule } from '../../scripts/build-gemm.ts';
+import { Rng } from '../../recommender/random.ts';
 
+/** Seeded values in [-0.5, 0.5), from the project's PRNG. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const r = new Rng(seed);
+  return () => r.next() - 0.5;
 }
 
 function randomData(size: number, next: () => number): Float32Array {
