@@ -16,7 +16,7 @@
 // plus numpy (acc += w*x, float32 and float64 accumulators) when python3 has numpy.
 // The last column is the worst error of each final sum relative to Σ|w·x|.
 import { spawnSync } from 'node:child_process';
-import wabt from 'wabt';
+import { assembleWat } from '../scripts/assembleWat.ts';
 import { RunningSum } from '../coordinator/strategies/runningSum.ts';
 import { RUNNING_SUM_WASM_BASE64 } from '../coordinator/strategies/runningSumWasm.ts';
 import { median, printContext } from './machine.ts';
@@ -55,18 +55,7 @@ const WAT_F32 = `(module
       (local.set $x (i32.add (local.get $x) (i32.const 4)))
       (br $l)))))`;
 
-async function assemble(wat: string): Promise<WebAssembly.Module> {
-  const w = await wabt();
-  const features = { simd: true };
-  const mod = w.parseWat('bench.wat', wat, features);
-  try {
-    mod.resolveNames();
-    (mod.validate as (f: typeof features) => void)(features);
-    return new WebAssembly.Module(mod.toBinary({ canonicalize_lebs: true, write_debug_names: false }).buffer.slice());
-  } finally {
-    mod.destroy();
-  }
-}
+const assemble = async (wat: string) => new WebAssembly.Module(await assembleWat('bench.wat', wat));
 
 type AddFn = (s: number, x: number, n: number, w: number) => void;
 

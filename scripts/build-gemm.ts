@@ -6,7 +6,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
-import wabt from 'wabt';
+import { assembleWat } from './assembleWat.ts';
 
 const backendDir = new URL('../recommender/backend/', import.meta.url);
 export const GEMM_WAT_URL = new URL('gemm.wat', backendDir);
@@ -19,20 +19,10 @@ const SHARED_IMPORT = '(import "env" "memory" (memory 1 65536 shared))';
 /** Assembles gemm.wat twice: as written, and importing a shared memory (threaded wasm backend). */
 export async function assembleGemm(wat: string): Promise<{ plain: Uint8Array; shared: Uint8Array }> {
   if (!wat.includes(MEMORY_IMPORT)) throw new Error(`gemm.wat must import its memory as ${MEMORY_IMPORT}`);
-  const w = await wabt();
-  const assemble = (text: string, threads: boolean): Uint8Array => {
-    const features = { simd: true, threads };
-    const mod = w.parseWat('gemm.wat', text, features);
-    try {
-      mod.resolveNames();
-      // validate() takes the feature set too (wabt's index.d.ts omits the parameter).
-      (mod.validate as (f: typeof features) => void)(features);
-      return mod.toBinary({ canonicalize_lebs: true, write_debug_names: false }).buffer.slice();
-    } finally {
-      mod.destroy();
-    }
+  return {
+    plain: await assembleWat('gemm.wat', wat, { simd: true, threads: false }),
+    shared: await assembleWat('gemm.wat', wat.replace(MEMORY_IMPORT, SHARED_IMPORT), { simd: true, threads: true }),
   };
-  return { plain: assemble(wat, false), shared: assemble(wat.replace(MEMORY_IMPORT, SHARED_IMPORT), true) };
 }
 
 /** The full text of gemmWasm.ts for a given gemm.wat. */

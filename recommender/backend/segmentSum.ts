@@ -67,12 +67,18 @@ export const segmentSumKernels: Record<'cpu' | 'wasm', KernelConfig> = {
   wasm: { kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: wasmKernel },
 };
 
+/** The kernels ours replaced (cpu only: wasm has none), kept for bench/segmentSum.bench.ts. */
+export const stockSegmentSumKernels: Partial<Record<'cpu' | 'wasm', KernelConfig>> = {};
+
 /** Replaces (cpu) or adds (wasm) the UnsortedSegmentSum kernel. Idempotent. */
 export function registerSegmentSumKernels(): void {
-  for (const config of Object.values(segmentSumKernels)) {
+  for (const [backend, config] of Object.entries(segmentSumKernels) as Array<['cpu' | 'wasm', KernelConfig]>) {
     const existing = tf.getKernel(config.kernelName, config.backendName);
     if (existing?.kernelFunc === config.kernelFunc) continue;
-    if (existing) tf.unregisterKernel(config.kernelName, config.backendName);
+    if (existing) {
+      stockSegmentSumKernels[backend] = existing;
+      tf.unregisterKernel(config.kernelName, config.backendName);
+    }
     tf.registerKernel(config);
   }
 }

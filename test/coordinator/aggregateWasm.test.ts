@@ -6,26 +6,14 @@
 //   UPDATE_RUNNING_SUM_WASM=1 npx vitest run test/coordinator/aggregateWasm.test.ts
 import { readFile, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import wabt from 'wabt';
+import { assembleWat } from '../../scripts/assembleWat.ts';
 import { RunningSum, wasmKernelAvailable } from '../../coordinator/strategies/runningSum.ts';
 import { Rng } from '../../recommender/random.ts';
 
 const WAT_URL = new URL('../../coordinator/strategies/runningSum.wat', import.meta.url);
 const TS_URL = new URL('../../coordinator/strategies/runningSumWasm.ts', import.meta.url);
 
-async function assemble(wat: string): Promise<Uint8Array> {
-  const w = await wabt();
-  const features = { simd: true };
-  const mod = w.parseWat('runningSum.wat', wat, features);
-  try {
-    mod.resolveNames();
-    // validate() takes the feature set too (wabt's index.d.ts omits the parameter).
-    (mod.validate as (f: typeof features) => void)(features);
-    return mod.toBinary({ canonicalize_lebs: true, write_debug_names: false }).buffer.slice();
-  } finally {
-    mod.destroy();
-  }
-}
+const assemble = (wat: string) => assembleWat('runningSum.wat', wat);
 
 async function render(wat: string): Promise<string> {
   const bin = await assemble(wat);

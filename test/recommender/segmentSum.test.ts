@@ -1,6 +1,6 @@
 // The scatter-add UnsortedSegmentSum kernel (recommender/backend/segmentSum.ts):
 // its arithmetic against a naive reference, its registration on the cpu and
-// wasm backends (the stock cpu kernel is O(segments × size): ~75 s per gather
+// wasm backends (the stock cpu kernel is O(segments × size): seconds to minutes per gather
 // gradient on a 2,001-row table; wasm has none at all), and the gradient of an
 // embedding lookup it serves.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -140,19 +140,15 @@ describe.each(BACKENDS)('UnsortedSegmentSum on the %s backend', (backend) => {
     tf.dispose([table, wT, idxT, grad]);
   });
 
-  it('an embedding gradient on a 2,001-row table takes seconds, not minutes', () => {
-    // The stock cpu kernel (one mask per segment) took ~75 s here.
+  it('an embedding gradient on a 2,001-row table sums every lookup (timing: npm run bench:segment)', () => {
     const table = tf.variable(tf.randomNormal([2001, 32], 0, 0.1, 'float32', 1));
     const idx = tf.tensor2d(Int32Array.from({ length: 128 * 50 }, (_, i) => (i * 37) % 2001), [128, 50], 'int32');
-    const t0 = performance.now();
     const g = tf.grad((t: tf.Tensor) => tf.sum(tf.gather(t, idx)))(table);
     const data = g.dataSync();
-    const seconds = (performance.now() - t0) / 1000;
     // each of the 6,400 lookups adds 1 to all 32 entries of its row
     let total = 0;
     for (const v of data) total += v;
     expect(total).toBe(128 * 50 * 32);
-    expect(seconds).toBeLessThan(5);
     tf.dispose([table, idx, g]);
   });
 });
