@@ -13,7 +13,8 @@ import {
   updateSigningBytes,
   type Task,
 } from '../protocol/index.ts';
-import { accumulateRanking, hashString, loadModel, readCheckpoint, type EvalCase, type Model, type UserSequence } from '../recommender/index.ts';
+import { contribute } from './contribution.ts';
+import { accumulateRanking, loadModel, readCheckpoint, type EvalCase, type Model, type UserSequence } from '../recommender/index.ts';
 
 /** A client's own data, already mapped onto the federation's catalog. */
 export interface LocalData {
@@ -58,22 +59,15 @@ export interface TaskReport {
   round: number;
   loss: number;
   trainSeconds: number;
+  /** Largest pre-clip norm among the contributions. */
   norm: number;
   clipped: boolean;
+  /** Contributions in the update (users sampled, or 1). */
+  contributions: number;
   evaluated?: Record<string, number>;
 }
 
-/** L2-clips `delta` in place to `clipNorm`; returns its norm before clipping. */
-export function clipInPlace(delta: Float32Array, clipNorm: number | null): number {
-  let sq = 0;
-  for (let i = 0; i < delta.length; i++) sq += delta[i] * delta[i];
-  const norm = Math.sqrt(sq);
-  if (clipNorm !== null && norm > clipNorm) {
-    const s = clipNorm / norm;
-    for (let i = 0; i < delta.length; i++) delta[i] *= s;
-  }
-  return norm;
-}
+export { clipInPlace } from '../privacy/index.ts';
 
 export class ClientCore {
   private model: Model | null = null;
@@ -132,31 +126,29 @@ export class ClientCore {
       const model = await this.sync(task.modelVersion, task.lineage);
       const data = this.data!;
       const evaluated = task.evaluate && data.valid.length > 0 ? await this.evaluate(task, model) : undefined;
-      const global = model.getWeights();
-      const fit = await model.fitLocal(data.train, {
-        epochs: task.train.epochs,
-        batchSize: task.train.batchSize,
-        lr: task.train.lr,
-        proxMu: task.train.proxMu,
-        seed: (hashString(this.deps.clientId) ^ task.round) >>> 0,
-      });
-      const delta = model.getWeights();
-      for (let i = 0; i < delta.length; i++) delta[i] -= global[i];
+      const c = await contribute(model, data.train, task, { clientId: this.deps.clientId, random: this.random });
       // The model now holds local weights; the next task re-syncs from the coordinator.
       this.version = -1;
-      const norm = clipInPlace(delta, task.privacy.clipNorm);
-      const payload = encode(delta, task.codec, { random: this.random });
+      const payload = encode(c.delta, task.codec, { random: this.random });
       const payloadHash = toBase64(sha512(payload));
-      const fields = { round: task.round, modelVersion: task.modelVersion, clientId: this.deps.clientId, payloadHash, numExamples: fit.examples, weight: fit.examples };
+      const fields = {
+        round: task.round,
+        modelVersion: task.modelVersion,
+        clientId: this.deps.clientId,
+        payloadHash,
+        numExamples: c.numExamples,
+        weight: c.weight,
+        ...(c.clipCount !== undefined ? { clipCount: c.clipCount } : {}),
+      };
       const signature = sign(updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, ...fields }), this.deps.identity.secretKey);
       this.deps.send('update', {
         ...fields,
         codec: task.codec,
         payload,
         signature: toBase64(signature),
-        metrics: { loss: Number.isFinite(fit.loss) ? fit.loss : undefined, trainSeconds: fit.seconds, users: data.users },
+        metrics: { loss: Number.isFinite(c.loss) ? c.loss : undefined, trainSeconds: c.trainSeconds, users: data.users },
       });
-      return { round: task.round, loss: fit.loss, trainSeconds: fit.seconds, norm, clipped: task.privacy.clipNorm !== null && norm > task.privacy.clipNorm, evaluated };
+      return { round: task.round, loss: c.loss, trainSeconds: c.trainSeconds, norm: c.maxNorm, clipped: c.clipped > 0, contributions: c.units, evaluated };
     } finally {
       this.busy = false;
     }

@@ -6,6 +6,40 @@ const positiveInt = z.int().min(1, 'must be a positive integer');
 const nonNegInt = z.int().min(0, 'must be >= 0');
 const positive = z.number().gt(0, 'must be > 0');
 
+const adaptiveClipSchema = z
+  .object({
+    /** The first round's clip norm. */
+    initialNorm: positive.default(0.1),
+    /** Quantile of the contributions' update norms the clip tracks. */
+    targetQuantile: z.number().gt(0).lt(1).default(0.5),
+    /** Learning rate of the geometric clip update. */
+    learningRate: positive.default(0.2),
+    /** Standard deviation of the noise on the clipped count (default 0.05 × expected contributions). */
+    countNoise: positive.optional(),
+  })
+  .strict();
+
+const privacySchema = z
+  .object({
+    /** 'none': no differential privacy. 'central': the coordinator noises the sum of clipped contributions. */
+    mode: z.enum(['none', 'central']).default('none'),
+    /** Whose privacy ε protects: each shopper ('user', inside merchants) or each client. */
+    unit: z.enum(['user', 'client']).default('user'),
+    /** The budget: training stops before a round that would take ε past it. */
+    targetEpsilon: positive.default(8),
+    delta: z.number().gt(0).lt(1).default(1e-6),
+    /** Noise multiplier z, or 'auto': the smallest z that reaches targetEpsilon after rounds.total rounds. */
+    noiseMultiplier: z.union([positive, z.literal('auto')]).default('auto'),
+    /** unit 'user': the probability with which each client includes each of its users in a round. */
+    sampleRate: z.number().gt(0).max(1).optional(),
+    /** unit 'user': the number of users over all clients, treated as public. */
+    population: positiveInt.optional(),
+    /** L2 bound of one contribution: a fixed norm, or adaptive (Andrew et al. 2021). */
+    clip: z.union([z.object({ norm: positive }).strict(), z.object({ adaptive: adaptiveClipSchema.prefault({}) }).strict()]).default({ norm: 0.1 }),
+  })
+  .strict()
+  .prefault({});
+
 export const STRATEGY_CHOICES = ['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedprox'] as const;
 
 export const coordinatorConfigSchema = z
@@ -78,7 +112,8 @@ export const coordinatorConfigSchema = z
         beta1: z.number().min(0).lt(1).optional(),
         beta2: z.number().min(0).lt(1).optional(),
         tau: positive.optional(),
-        weighting: z.enum(['examples', 'uniform']).default('examples'),
+        /** Default 'examples'; central DP mode requires (and defaults to) 'uniform'. */
+        weighting: z.enum(['examples', 'uniform']).optional(),
         proxMu: z.number().min(0).default(0),
       })
       .prefault({}),
@@ -104,8 +139,24 @@ export const coordinatorConfigSchema = z
         serverData: z.string().optional(),
       })
       .prefault({}),
+    privacy: privacySchema,
   })
-  .strict();
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const p = cfg.privacy;
+    if (p.mode !== 'central') return;
+    const issue = (path: string[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (p.unit === 'user') {
+      if (p.sampleRate === undefined) issue(['privacy', 'sampleRate'], "is required with unit 'user': the probability with which each merchant includes each of its users in a round");
+      if (p.population === undefined) issue(['privacy', 'population'], "is required with unit 'user': the number of users over all clients (the update sum is divided by sampleRate × population)");
+      if (cfg.rounds.sampleRate !== undefined) issue(['rounds', 'sampleRate'], "must be unset with privacy unit 'user': every connected client is asked each round and samples its own users");
+    } else if (p.sampleRate !== undefined) {
+      issue(['privacy', 'sampleRate'], "applies to unit 'user' only; with unit 'client' set rounds.sampleRate (Poisson sampling of clients)");
+    }
+    if (cfg.strategy.weighting === 'examples') {
+      issue(['strategy', 'weighting'], "must be 'uniform' (or unset) in central DP mode: the update sum is divided by the expected number of contributions, not weighted by examples");
+    }
+  });
 
 export type CoordinatorConfig = z.infer<typeof coordinatorConfigSchema>;
 

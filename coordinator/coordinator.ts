@@ -9,7 +9,7 @@ import { Ed25519Verifier, sha512Native } from '../protocol/node/index.ts';
 import { createModel, evaluateModel, initBackend, leaveOneOut, type ItemMeta, type ModelName, type ModelSpec } from '../recommender/index.ts';
 import { loadDataset } from '../recommender/node/index.ts';
 import { ConfigError, type CoordinatorConfig } from './config.ts';
-import { RoundEngine, type EngineConfig } from './engine/index.ts';
+import { PrivacyController, RoundEngine, type EngineConfig } from './engine/index.ts';
 import { Store } from './store/index.ts';
 import { createStrategy } from './strategies/index.ts';
 import { createHttpApp } from './server/http.ts';
@@ -94,6 +94,31 @@ function engineConfig(cfg: CoordinatorConfig, size: number, proxMu: number): Eng
   };
 }
 
+/** The engine's DP controller for central mode, with the ledger replayed from the store. */
+function privacyController(cfg: CoordinatorConfig, size: number, store: Store, log: (line: string) => void): PrivacyController {
+  const p = cfg.privacy;
+  const r = cfg.rounds;
+  const ctl = new PrivacyController({
+    settings: { mode: 'central', unit: p.unit, targetEpsilon: p.targetEpsilon, delta: p.delta, noiseMultiplier: p.noiseMultiplier, sampleRate: p.sampleRate, population: p.population, clip: p.clip },
+    selection: { sampleRate: r.sampleRate, clientsPerRound: r.clientsPerRound, maxClients: r.maxClients },
+    totalRounds: r.total,
+    size,
+    records: store.records({ from: 1, limit: Number.MAX_SAFE_INTEGER }),
+    log,
+  });
+  const st = ctl.status();
+  const clip = 'norm' in p.clip ? `clip norm ${p.clip.norm}` : `adaptive clip from ${p.clip.adaptive.initialNorm} (quantile ${p.clip.adaptive.targetQuantile})`;
+  log(
+    `privacy: central DP, unit ${p.unit}, budget ε = ${p.targetEpsilon} at δ = ${p.delta}, ${clip}, noise ${p.noiseMultiplier === 'auto' ? 'auto' : `z = ${p.noiseMultiplier}`}` +
+      (st.rounds > 0 ? `; ledger: ${st.rounds} rounds charged, ε = ${st.epsilon!.toFixed(4)}` : ''),
+  );
+  if (p.unit === 'client' && r.sampleRate === undefined) {
+    log('privacy: warning: fixed-size client selection is not covered by the accountant (it assumes Poisson sampling); set rounds.sampleRate');
+  }
+  if (p.unit === 'user' && p.delta >= 1 / p.population!) log(`privacy: warning: δ = ${p.delta} is not below 1/population = ${1 / p.population!}`);
+  return ctl;
+}
+
 export async function startCoordinator(cfg: CoordinatorConfig, log: (line: string) => void = () => {}): Promise<RunningCoordinator> {
   const backend = await initBackend('auto');
   log(`backend: ${backend.detail}`);
@@ -107,11 +132,12 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
   model.dispose();
   const lineage = lineageOf(itemIds, name, spec.config);
   const s = cfg.strategy;
+  const central = cfg.privacy.mode === 'central';
   const strategy = createStrategy({
     name: s.name,
     size: spec.size,
     serverLr: s.serverLr,
-    weighting: s.weighting,
+    weighting: central ? 'uniform' : s.weighting,
     ...(s.name === 'fedavgm' ? { momentum: s.momentum } : {}),
     ...(s.name === 'fedadam' || s.name === 'fedyogi' ? { beta1: s.beta1, beta2: s.beta2, tau: s.tau } : {}),
     ...(s.name === 'fedprox' ? { proxMu: s.proxMu } : {}),
@@ -135,7 +161,9 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
   const io = new IoServer(httpServer, { maxHttpBufferSize: engineCfg.maxUpdateBytes + 64 * 1024, serveClient: false });
   const adapter = new SocketAdapter(io, new Handshake(allow, verifier), log);
   const serverEval = cfg.evaluation.serverData ? await serverEvaluator(cfg.evaluation.serverData, itemIds, spec, log) : undefined;
+  const privacy = central ? privacyController(cfg, spec.size, store, log) : undefined;
   const engine = new RoundEngine({
+    privacy,
     serverEval,
     config: engineCfg,
     store,
@@ -149,7 +177,7 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
   adapter.attach(engine);
   let bytesOut = 0;
   const metrics = createMetrics(engine, adapter, () => bytesOut);
-  httpServer.on('request', createHttpApp({ engine, store, catalog: { items }, metrics, connected: () => adapter.connected, onBytesOut: (n) => (bytesOut += n) }));
+  httpServer.on('request', createHttpApp({ engine, store, catalog: { items }, metrics, redactRounds: central, connected: () => adapter.connected, onBytesOut: (n) => (bytesOut += n) }));
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(cfg.port, cfg.host, () => resolve());

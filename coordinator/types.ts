@@ -18,8 +18,11 @@ export interface AggregateOptions {
    * weight (central DP divides by the expected number of contributions).
    */
   denominator?: number;
-  /** Called with the running sum before dividing (central DP adds its noise here). */
-  beforeDivide?: (sum: Float32Array) => void;
+  /**
+   * Called with a float64 copy of the running sum before dividing; may change it
+   * in place (central DP rounds it to its grid and adds noise here).
+   */
+  beforeDivide?: (sum: Float64Array) => void;
 }
 
 export interface Aggregate {
@@ -78,7 +81,8 @@ export interface RoundRecord {
   refusalsNotListed?: number;
   /** Why an abandoned round was abandoned. */
   reason?: string;
-  privacy?: Record<string, number | string | null>;
+  /** The DP ledger entry of a round the accountant charged (central mode). */
+  privacy?: Record<string, number | string | boolean | null>;
   metrics: Record<string, number>;
   timings: { startedAt: number; deadline: number; closedAt: number; committedAt?: number; aggregateMs?: number };
 }

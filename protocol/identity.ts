@@ -290,22 +290,29 @@ export interface UpdateSigningFields {
   /** Signed too: they steer aggregation, so a relay must not be able to change them. */
   numExamples: number;
   weight: number;
+  /** Adaptive clipping's signed count; appended only when present (so older updates sign the same bytes). */
+  clipCount?: number;
 }
 
 /**
  * Tag 'fedrec-update-v1', protocolVersion, round, modelVersion (u64 each),
- * clientId, payloadHash (64 bytes), numExamples (u64), weight (f64).
+ * clientId, payloadHash (64 bytes), numExamples (u64), weight (f64), and when
+ * present clipCount (f64, an integer).
  */
 export function updateSigningBytes(f: UpdateSigningFields): Uint8Array {
-  return new CanonicalWriter(UPDATE_DOMAIN)
+  const w = new CanonicalWriter(UPDATE_DOMAIN)
     .u64(f.protocolVersion, 'protocolVersion')
     .u64(f.round, 'round')
     .u64(f.modelVersion, 'modelVersion')
     .str(idField(f.clientId, 'clientId'))
     .bytes(binaryField(f.payloadHash, SHA512_BYTES, 'payloadHash'))
     .u64(f.numExamples, 'numExamples')
-    .f64(f.weight, 'weight')
-    .finish();
+    .f64(f.weight, 'weight');
+  if (f.clipCount !== undefined) {
+    if (!Number.isSafeInteger(f.clipCount)) throw new ProtocolError('schema', `clipCount must be an integer, got ${f.clipCount}`);
+    w.f64(f.clipCount, 'clipCount');
+  }
+  return w.finish();
 }
 
 export interface EvalSigningFields {

@@ -32,6 +32,8 @@ export const LIMITS = {
   maxEpochs: 10_000,
   maxBatchSize: 1_000_000,
   capabilityCodecs: 16,
+  /** Largest |clipCount| (one per contribution, so bounded like the weight). */
+  maxClipCount: 2 ** 32,
 } as const;
 
 // ------------------------------------------------------------ primitives
@@ -134,6 +136,8 @@ export const updateSchema = z.object({
   numExamples: count,
   /** Aggregation weight (examples, users, or 1), >= 0. */
   weight: z.number().min(0, 'must be >= 0'),
+  /** Adaptive clipping: Σ over contributions of +1 (norm under the clip) or −1 (clipped). */
+  clipCount: z.int().min(-LIMITS.maxClipCount).max(LIMITS.maxClipCount).optional(),
   /** Ed25519 signature over `updateSigningBytes(...)`. */
   signature: base64Bytes(SIGNATURE_BYTES),
   metrics: updateMetricsSchema.default({}),
@@ -191,9 +195,20 @@ export const taskSchema = z.object({
     proxMu: z.number().min(0, 'must be >= 0'),
   }),
   privacy: z.object({
+    /**
+     * 'central': the coordinator adds DP noise to the sum of clipped
+     * contributions; the update's payload is that client's SUM of clipped
+     * contributions and its weight the number of contributions. 'none': a
+     * plain (optionally clipped) delta weighted by examples.
+     */
+    mode: z.enum(['none', 'central']).default('none'),
     /** L2 clip norm of the delta, per `unit`; null = no clipping. */
     clipNorm: z.number().gt(0, 'must be > 0 (or null for no clipping)').nullable(),
     unit: z.enum(['user', 'client']),
+    /** unit 'user': each user is included this round independently with this probability (Poisson sampling). */
+    sampleRate: z.number().gt(0, 'must be > 0').max(1, 'must be <= 1').optional(),
+    /** Adaptive clipping: report clipCount = Σ(2·1[norm ≤ clipNorm] − 1) over the contributions. */
+    reportClipCount: z.boolean().optional(),
     /** This client's share of the DP noise (distributed noise); defined by privacy/, absent = the coordinator adds all noise. */
     noiseShare: z.number().min(0, 'must be >= 0').optional(),
   }),

@@ -21,6 +21,7 @@ import { systemClock, type Clock } from './clock.ts';
 import { Notifier } from './notifier.ts';
 import { cryptoUniform, selectClients, type SelectionConfig, type Uniform } from './selection.ts';
 import { validateUpdate } from './validateUpdate.ts';
+import { NO_PRIVACY_STATUS, type PrivacyController, type PrivacyRecord, type PrivacyStatus, type RoundPrivacy } from './privacy.ts';
 
 export interface EngineConfig extends SelectionConfig {
   totalRounds: number;
@@ -61,6 +62,12 @@ export interface EngineDeps {
    * with a `server_` prefix (like federated evaluation, of the round's fromVersion).
    */
   serverEval?: (weights: Float32Array, version: number) => Promise<Record<string, number>>;
+  /**
+   * Central differential privacy (absent: none). The strategy must weigh
+   * updates uniformly: each update is a sum of clipped contributions and the
+   * total is divided by the expected number of contributions.
+   */
+  privacy?: PrivacyController;
 }
 
 interface ActiveRound {
@@ -81,6 +88,12 @@ interface ActiveRound {
   evalSums: Map<string, { sum: number; count: number }>;
   evaluated: Set<string>;
   serverMetrics: Record<string, number>;
+  /** What the round releases under central DP (null: no DP). */
+  privacy: RoundPrivacy | null;
+  /** Σ of the updates' clipCount (adaptive clipping). */
+  clipCountSum: number;
+  /** Σ of the accepted updates' weights: contributions under DP. */
+  contributions: number;
 }
 
 export interface EngineStats {
@@ -117,6 +130,8 @@ export class RoundEngine extends EventEmitter {
   private global: Float32Array;
   private readonly notifier = new Notifier();
   private stopped = false;
+  /** Why run() returned early (budget exhausted, impossible privacy settings), if it did. */
+  stopReason: string | null = null;
   private readonly clock: Clock;
   private readonly uniform: Uniform;
   private readonly log: (line: string) => void;
@@ -127,6 +142,15 @@ export class RoundEngine extends EventEmitter {
     this.uniform = deps.uniform ?? cryptoUniform;
     this.log = deps.log ?? (() => {});
     this.global = deps.store.latest().weights;
+    const weighting = (deps.strategy as { weighting?: string }).weighting;
+    if (deps.privacy && weighting !== 'uniform') {
+      throw new Error(`central differential privacy needs a strategy with weighting 'uniform' (updates are sums of clipped contributions), got '${weighting}'`);
+    }
+  }
+
+  /** ε spent so far and the budget (mode 'none' when the engine has no privacy). */
+  privacyStatus(): PrivacyStatus {
+    return this.deps.privacy?.status() ?? NO_PRIVACY_STATUS;
   }
 
   get round(): number {
@@ -171,10 +195,24 @@ export class RoundEngine extends EventEmitter {
     while (!this.stopped && this.deps.store.modelVersion < this.deps.config.totalRounds) {
       await this.waitForClients();
       if (this.stopped) break;
-      await this.runRound();
+      let plan: RoundPrivacy | null = null;
+      if (this.deps.privacy) {
+        const p = this.deps.privacy.plan(this.connected.size);
+        if (!p.ok) {
+          this.log(`stopping before round ${this.deps.store.round + 1}: ${p.reason}`);
+          if (p.exhausted) {
+            this.setState('budget-exhausted');
+            this.emit('budget-exhausted', p.reason);
+          }
+          this.stopReason = p.reason;
+          break;
+        }
+        plan = p.round;
+      }
+      await this.runRound(plan);
       if (this.deps.config.pauseMs > 0) await this.notifierWait(this.deps.config.pauseMs);
     }
-    this.state = 'stopped';
+    if (this.state !== 'budget-exhausted') this.state = 'stopped';
     this.emit('stopped');
   }
 
@@ -193,21 +231,25 @@ export class RoundEngine extends EventEmitter {
 
   private makeTask(r: ActiveRound): Task {
     const c = this.deps.config;
+    const privacy = r.privacy && this.deps.privacy ? this.deps.privacy.task(r.privacy) : { mode: 'none' as const, clipNorm: c.clipNorm, unit: 'client' as const };
     return {
       round: r.round,
       modelVersion: r.fromVersion,
       lineage: this.deps.store.lineage,
       deadline: r.deadline,
       train: { ...c.train, proxMu: c.proxMu },
-      privacy: { clipNorm: c.clipNorm, unit: 'client' },
+      privacy,
       codec: c.codec,
       evaluate: c.evaluate,
     } as Task;
   }
 
-  private async runRound(): Promise<void> {
+  private async runRound(plan: RoundPrivacy | null): Promise<void> {
     const c = this.deps.config;
-    const sel = selectClients([...this.connected], c, this.uniform);
+    // User-level DP: every client is asked and samples its own users; the cap still applies.
+    const everyone = plan !== null && this.deps.privacy!.settings.unit === 'user';
+    const selection = everyone ? { clientsPerRound: c.maxClients, overSelect: 0, maxClients: c.maxClients } : c;
+    const sel = selectClients([...this.connected], selection, this.uniform);
     const now = this.clock.now();
     const r: ActiveRound = {
       round: this.deps.store.round + 1,
@@ -226,6 +268,9 @@ export class RoundEngine extends EventEmitter {
       evalSums: new Map(),
       evaluated: new Set(),
       serverMetrics: {},
+      privacy: plan,
+      clipCountSum: 0,
+      contributions: 0,
     };
     this.current = r;
     this.deps.strategy.begin();
@@ -279,48 +324,75 @@ export class RoundEngine extends EventEmitter {
       ...(r.refusalsNotListed > 0 ? { refusalsNotListed: r.refusalsNotListed } : {}),
       metrics: { ...r.serverMetrics, ...this.evalMetrics(r) },
     };
-    if (r.participants.length < c.quorum || this.stopped) {
+    // Under DP a started round always releases (noise alone if nobody contributed):
+    // abandoning on a count of contributions would publish that count without noise.
+    if ((r.participants.length < c.quorum && !r.privacy) || this.stopped) {
       const reason = this.stopped ? 'coordinator stopping' : `${r.participants.length} accepted updates, quorum is ${c.quorum}`;
       await this.abandon(r, base, closedAt, reason);
       return;
     }
     this.setState('aggregating');
     const t0 = performance.now();
-    const next = this.aggregate();
-    if (typeof next === 'string') {
-      await this.abandon(r, base, closedAt, next);
+    const agg = this.aggregate(r);
+    if (typeof agg.next === 'string') {
+      await this.abandon(r, { ...base, ...(agg.privacy ? { privacy: agg.privacy } : {}) }, closedAt, agg.next);
+      this.chargeReleased(r, agg.nextClip);
       return;
     }
+    const next = agg.next;
     const aggregateMs = performance.now() - t0;
     const record: RoundRecord = {
       ...base,
+      ...(agg.privacy ? { privacy: agg.privacy } : {}),
       outcome: 'committed',
       modelVersion: r.fromVersion + 1,
       timings: { startedAt: r.startedAt, deadline: r.deadline, closedAt, aggregateMs },
     };
     const stored = await this.deps.store.commitRound(record, { weights: next, strategyState: this.deps.strategy.state() });
+    this.chargeReleased(r, agg.nextClip);
     this.global = next;
     const committedAt = this.clock.now();
     this.stats.committed++;
     this.stats.lastRoundSeconds = (committedAt - r.startedAt) / 1000;
     this.stats.lastCommitMs = committedAt - r.lastUpdateAt;
     this.setState('committed');
-    this.log(`round ${r.round}: committed version ${record.modelVersion} from ${r.participants.length} updates in ${this.stats.lastRoundSeconds.toFixed(1)}s`);
+    const eps = agg.privacy ? `; ε = ${(agg.privacy.epsilon as number).toFixed(4)} of ${agg.privacy.targetEpsilon} (δ = ${agg.privacy.delta})` : '';
+    this.log(`round ${r.round}: committed version ${record.modelVersion} from ${r.participants.length} updates in ${this.stats.lastRoundSeconds.toFixed(1)}s${eps}`);
     this.emit('round', stored);
     for (const id of this.connected) {
       this.deps.transport.send(id, 'modelPublished', { modelVersion: record.modelVersion, round: r.round, lineage: this.deps.store.lineage });
     }
   }
 
-  /** The next global weights, or why the round cannot produce them. */
-  private aggregate(): Float32Array | string {
+  /** Charges the accountant for a round whose noised sum was computed (after its record is stored). */
+  private chargeReleased(r: ActiveRound, nextClip: number | undefined): void {
+    if (r.privacy && this.deps.privacy && nextClip !== undefined) this.deps.privacy.charge(r.privacy, nextClip);
+  }
+
+  /**
+   * The next global weights (or why the round cannot produce them) and, under
+   * DP, the round's ledger entry: once the noise is drawn the round counts as
+   * released, even if the result is then abandoned.
+   */
+  private aggregate(r: ActiveRound): { next: Float32Array | string; privacy?: PrivacyRecord; nextClip?: number } {
+    let privacy: PrivacyRecord | undefined;
+    let nextClip: number | undefined;
     try {
-      const agg = this.deps.strategy.finish();
+      let options = {};
+      if (r.privacy && this.deps.privacy) {
+        const dp = this.deps.privacy;
+        const noise = dp.aggregateOptions(r.privacy, this.global.length);
+        options = noise.options;
+        const clip = dp.nextClip(r.privacy, r.clipCountSum);
+        nextClip = clip.next;
+        privacy = dp.record(r.privacy, { contributions: r.contributions, noiseStddev: noise.noiseStddev, nextClipNorm: clip.next, fractionUnder: clip.fractionUnder });
+      }
+      const agg = this.deps.strategy.finish(options);
       const next = this.deps.strategy.apply(this.global, agg.delta);
-      for (let i = 0; i < next.length; i++) if (!Number.isFinite(next[i])) return `aggregate has a non-finite value at ${i}`;
-      return next;
+      for (let i = 0; i < next.length; i++) if (!Number.isFinite(next[i])) return { next: `aggregate has a non-finite value at ${i}`, privacy, nextClip };
+      return { next, privacy, nextClip };
     } catch (err) {
-      return `aggregation failed: ${(err as Error).message}`;
+      return { next: `aggregation failed: ${(err as Error).message}`, privacy, nextClip };
     }
   }
 
@@ -377,11 +449,15 @@ export class RoundEngine extends EventEmitter {
         size: this.global.length,
         maxBytes: c.maxUpdateBytes,
         clipNorm: c.clipNorm,
+        dp: r.privacy ? { unit: this.deps.privacy!.settings.unit, clipNorm: r.privacy.clipNorm, clipCount: r.privacy.countNoise !== null } : null,
         publicKey: key,
         verifier: this.deps.verifier,
         sha512: this.deps.sha512,
       });
-      this.deps.strategy.add(delta, update.weight);
+      // under DP each update is already a sum of contributions: they add with weight 1
+      this.deps.strategy.add(delta, r.privacy ? 1 : update.weight);
+      r.clipCountSum += update.clipCount ?? 0;
+      r.contributions += update.weight;
       r.submitted.add(clientId);
       r.participants.push({ clientId, weight: update.weight, numExamples: update.numExamples, loss: update.metrics.loss });
       r.lastUpdateAt = this.clock.now();

@@ -13,6 +13,7 @@ import {
   type SignatureVerifier,
   type Update,
 } from '../../protocol/index.ts';
+import { clipInPlace } from '../../privacy/index.ts';
 
 export interface UpdateContext {
   /** The authenticated session's client id. */
@@ -28,8 +29,16 @@ export interface UpdateContext {
   /** Values in the model. */
   size: number;
   maxBytes: number;
-  /** Relative tolerance over the clip norm (float rounding on the client). */
+  /** Without DP: the L2 bound of a client's delta (null: none), with a relative tolerance of 1e-3 for float rounding. */
   clipNorm: number | null;
+  /**
+   * Central DP: the update is a sum of `weight` clipped contributions (unit
+   * 'client': exactly one). Its norm must be within weight × clipNorm (same
+   * tolerance) and is then clipped to that bound here, so no client can exceed
+   * the sensitivity the noise is calibrated to; clipCount is required when
+   * adaptive clipping asks for it.
+   */
+  dp?: { unit: 'user' | 'client'; clipNorm: number; clipCount: boolean } | null;
   publicKey: Uint8Array;
   verifier: SignatureVerifier;
   sha512: (bytes: Uint8Array) => Uint8Array;
@@ -48,8 +57,27 @@ const fail = (code: ConstructorParameters<typeof ProtocolError>[0], message: str
 /** Largest aggregation weight accepted: far above any real count of examples or users, far below float32 overflow. */
 export const MAX_WEIGHT = 2 ** 32;
 
+function checkWeight(u: Update, ctx: UpdateContext): void {
+  const dp = ctx.dp;
+  if (!dp) {
+    if (!(u.weight > 0) || u.weight > MAX_WEIGHT) fail('schema', `weight must be in (0, ${MAX_WEIGHT}], got ${u.weight}`);
+    return;
+  }
+  if (dp.unit === 'client' && u.weight !== 1) fail('schema', `weight must be 1 under client-level DP (one contribution per client), got ${u.weight}`);
+  if (!Number.isSafeInteger(u.weight) || u.weight < 0 || u.weight > MAX_WEIGHT) {
+    fail('schema', `weight must be the number of contributions, an integer in [0, ${MAX_WEIGHT}], got ${u.weight}`);
+  }
+  if (dp.clipCount) {
+    const k = u.clipCount;
+    if (k === undefined) fail('schema', 'clipCount is required: this round uses adaptive clipping');
+    if (Math.abs(k!) > u.weight || (u.weight - k!) % 2 !== 0) {
+      fail('schema', `clipCount ${k} is impossible for ${u.weight} contributions (it is a sum of ${u.weight} values of +1 or -1)`);
+    }
+  }
+}
+
 function checkRound(u: Update, ctx: UpdateContext): void {
-  if (!(u.weight > 0) || u.weight > MAX_WEIGHT) fail('schema', `weight must be in (0, ${MAX_WEIGHT}], got ${u.weight}`);
+  checkWeight(u, ctx);
   if (u.clientId !== ctx.clientId) fail('auth-failed', `update names client ${u.clientId} but this session is ${ctx.clientId}`);
   if (u.round !== ctx.round) fail('stale-round', `update is for round ${u.round}, the current round is ${ctx.round}`);
   if (!ctx.open) fail('round-closed', `round ${ctx.round} no longer accepts updates`);
@@ -70,6 +98,7 @@ function checkSignature(u: Update, ctx: UpdateContext): void {
     payloadHash: u.payloadHash,
     numExamples: u.numExamples,
     weight: u.weight,
+    ...(u.clipCount !== undefined ? { clipCount: u.clipCount } : {}),
   });
   if (!ctx.verifier.verify(signed, fromBase64(u.signature), ctx.publicKey)) {
     fail('bad-signature', `the update's signature does not verify against ${ctx.clientId}'s registered key`);
@@ -88,7 +117,13 @@ function decodeDelta(u: Update, ctx: UpdateContext): { delta: Float32Array; norm
     sq += v * v;
   }
   const norm = Math.sqrt(sq);
-  if (ctx.clipNorm !== null && norm > ctx.clipNorm * (1 + 1e-3)) {
+  if (ctx.dp) {
+    const bound = u.weight * ctx.dp.clipNorm;
+    if (norm > bound * (1 + 1e-3)) {
+      fail('norm-exceeded', `update L2 norm ${norm.toFixed(6)} exceeds ${u.weight} contribution(s) × clip norm ${ctx.dp.clipNorm}`);
+    }
+    clipInPlace(delta, bound);
+  } else if (ctx.clipNorm !== null && norm > ctx.clipNorm * (1 + 1e-3)) {
     fail('norm-exceeded', `update L2 norm ${norm.toFixed(4)} exceeds the clip norm ${ctx.clipNorm}`);
   }
   return { delta, norm };

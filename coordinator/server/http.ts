@@ -4,6 +4,7 @@ import express, { type Express, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { RoundEngine } from '../engine/index.ts';
 import type { Store } from '../store/index.ts';
+import type { RoundRecord } from '../types.ts';
 
 export interface HttpDeps {
   engine: RoundEngine;
@@ -12,6 +13,18 @@ export interface HttpDeps {
   metrics: Registry;
   connected: () => number;
   onBytesOut: (n: number) => void;
+  /**
+   * Central DP: round records leave out who took part, their refusals and
+   * client-reported metrics (none of which the noise covers); the full records
+   * stay in the store for the operator.
+   */
+  redactRounds?: boolean;
+}
+
+/** The part of a round record that central DP lets the API publish. */
+export function redactRecord(r: RoundRecord): Partial<RoundRecord> {
+  const { round, outcome, fromVersion, modelVersion, lineage, strategy, reason, privacy, timings } = r;
+  return { round, outcome, fromVersion, modelVersion, lineage, strategy, ...(reason !== undefined ? { reason } : {}), ...(privacy ? { privacy } : {}), timings };
 }
 
 function intParam(req: Request, name: string): number | null {
@@ -26,7 +39,7 @@ export function createHttpApp(d: HttpDeps): Express {
     res.json({ ok: true });
   });
   app.get('/api/status', (_req, res) => {
-    res.json({ round: d.engine.round, state: d.engine.state, clients: d.connected(), modelVersion: d.engine.modelVersion, lineage: d.store.lineage });
+    res.json({ round: d.engine.round, state: d.engine.state, ...(d.engine.stopReason ? { stopReason: d.engine.stopReason } : {}), clients: d.connected(), modelVersion: d.engine.modelVersion, lineage: d.store.lineage });
   });
   app.get('/api/rounds', (req, res) => {
     const from = Number(req.query.from ?? 1);
@@ -35,7 +48,8 @@ export function createHttpApp(d: HttpDeps): Express {
       res.status(400).json({ error: 'from and limit must be positive integers' });
       return;
     }
-    res.json(d.store.records({ from, limit }));
+    const records = d.store.records({ from, limit });
+    res.json(d.redactRounds ? records.map(redactRecord) : records);
   });
   app.get('/api/rounds/:n', (req, res) => {
     const n = intParam(req, 'n');
@@ -44,7 +58,10 @@ export function createHttpApp(d: HttpDeps): Express {
       res.status(404).json({ error: `no round ${req.params.n}` });
       return;
     }
-    res.json(rec);
+    res.json(d.redactRounds ? redactRecord(rec) : rec);
+  });
+  app.get('/api/privacy', (_req, res) => {
+    res.json(d.engine.privacyStatus());
   });
   const sendModel = (res: Response, version: number, bytes: Uint8Array, immutable: boolean) => {
     res.setHeader('content-type', 'application/octet-stream');

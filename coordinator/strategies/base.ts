@@ -72,9 +72,9 @@ export abstract class AggregatingStrategy implements Strategy {
 
   /**
    * The average of this round's updates: sum / totalWeight, or sum /
-   * opts.denominator. The float64 running sum is rounded to float32, handed to
-   * opts.beforeDivide (which may change it in place: central DP adds its noise
-   * there), then divided. The running sum itself is left as it is, so calling
+   * opts.denominator. With opts.beforeDivide, a float64 copy of the running sum
+   * is handed to it (it may change it in place: central DP adds its noise
+   * there) and then divided; without, the sum is rounded to float32 and divided. The running sum itself is left as it is, so calling
    * finish twice gives the same delta (before fresh noise).
    */
   finish(opts: AggregateOptions = {}): Aggregate {
@@ -93,10 +93,16 @@ export abstract class AggregatingStrategy implements Strategy {
       den = totalWeight;
     }
     if (beforeDivide !== undefined && typeof beforeDivide !== 'function') throw new Error(`${where}: beforeDivide must be a function`);
-    const delta = new Float32Array(this.running.sum); // float64 -> float32, rounding to nearest
-    beforeDivide?.(delta);
-    if (delta.length !== this.size) throw new Error(`${where}: beforeDivide changed the length of the sum`);
-    for (let i = 0; i < delta.length; i++) delta[i] = delta[i] / den;
+    if (beforeDivide === undefined) {
+      const delta = new Float32Array(this.running.sum); // float64 -> float32, rounding to nearest
+      for (let i = 0; i < delta.length; i++) delta[i] = delta[i] / den;
+      return { delta, totalWeight, count };
+    }
+    const sum = Float64Array.from(this.running.sum);
+    beforeDivide(sum);
+    if (sum.length !== this.size) throw new Error(`${where}: beforeDivide changed the length of the sum`);
+    const delta = new Float32Array(this.size);
+    for (let i = 0; i < delta.length; i++) delta[i] = sum[i] / den; // divided in float64, rounded once
     return { delta, totalWeight, count };
   }
 

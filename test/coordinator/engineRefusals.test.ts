@@ -154,7 +154,7 @@ describe('refusals', () => {
     const [A, B] = ['alice', 'bob'].map((id) => h.clients.get(id)!);
     const run = h.start();
     const t1 = (await h.transport.task(1)).msg;
-    expect(t1.privacy).toEqual({ clipNorm: 1, unit: 'client' });
+    expect(t1.privacy).toEqual({ mode: 'none', clipNorm: 1, unit: 'client' });
     // norm 2
     expect(refusal(h, 'alice', makeUpdate(A, t1, ramp((i) => (i === 0 ? 2 : 0))))).toBe('norm-exceeded');
     // norm sqrt(12 · 0.3²) ≈ 1.039
