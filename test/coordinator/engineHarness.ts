@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RoundEngine, systemClock, type Clock, type EngineConfig, type EngineDeps, type EngineTransport, type Uniform } from '../../coordinator/engine/index.ts';
+import { PrivacyController, RoundEngine, systemClock, type Clock, type EngineConfig, type EngineDeps, type EngineTransport, type Uniform } from '../../coordinator/engine/index.ts';
 import { Store } from '../../coordinator/store/index.ts';
 import { createStrategy, type StrategyConfig } from '../../coordinator/strategies/index.ts';
 import type { RoundRecord, Strategy } from '../../coordinator/types.ts';
@@ -92,6 +92,8 @@ export interface UpdateOptions {
   loss?: number;
   /** Sign with this secret key instead of the client's own. */
   secretKey?: Uint8Array;
+  /** Adaptive clipping's signed count. */
+  clipCount?: number;
 }
 
 /** A correctly hashed and signed update message (a plain object, as a transport delivers it). */
@@ -110,6 +112,7 @@ export function makeUpdate(client: TestClient, task: TaskLike, delta: Float32Arr
     payloadHash,
     numExamples,
     weight,
+    ...(o.clipCount !== undefined ? { clipCount: o.clipCount } : {}),
   });
   return {
     round: task.round,
@@ -122,6 +125,7 @@ export function makeUpdate(client: TestClient, task: TaskLike, delta: Float32Arr
     weight,
     signature: toBase64(sign(signed, o.secretKey ?? client.secretKey)),
     metrics: o.loss === undefined ? {} : { loss: o.loss },
+    ...(o.clipCount !== undefined ? { clipCount: o.clipCount } : {}),
   };
 }
 
@@ -206,7 +210,10 @@ export class FakeTransport implements EngineTransport {
 // ------------------------------------------------------------- the setup
 
 /** What a fake client does with a task: undefined = nothing (silent). */
-export type Behaviour = (task: any, client: TestClient) => { delta: Float32Array; weight?: number; numExamples?: number; delayMs?: number; loss?: number } | undefined;
+export type Behaviour = (
+  task: any,
+  client: TestClient,
+) => { delta: Float32Array; weight?: number; numExamples?: number; delayMs?: number; loss?: number; clipCount?: number } | undefined;
 
 export interface HarnessOptions {
   config?: Partial<EngineConfig>;
@@ -223,6 +230,8 @@ export interface HarnessOptions {
   /** Reuse identities (restart). */
   identities?: Map<string, TestClient>;
   serverEval?: EngineDeps['serverEval'];
+  /** Central DP: builds the controller from the opened store (as startCoordinator does). */
+  privacy?: (store: Store) => PrivacyController;
 }
 
 export interface Harness {
@@ -274,6 +283,7 @@ export async function makeHarness(o: HarnessOptions = {}): Promise<Harness> {
     clock,
     uniform: o.uniform,
     serverEval: o.serverEval,
+    privacy: o.privacy?.(store),
   });
   const rounds: RoundRecord[] = [];
   engine.on('round', (r: RoundRecord) => rounds.push(r));
@@ -288,7 +298,7 @@ export async function makeHarness(o: HarnessOptions = {}): Promise<Harness> {
     if (!act) return;
     const t = setTimeout(() => {
       timers.delete(t);
-      engine.receiveUpdate(c.id, makeUpdate(c, s.msg, act.delta, { weight: act.weight, numExamples: act.numExamples, loss: act.loss }));
+      engine.receiveUpdate(c.id, makeUpdate(c, s.msg, act.delta, { weight: act.weight, numExamples: act.numExamples, loss: act.loss, clipCount: act.clipCount }));
     }, act.delayMs ?? 5);
     timers.add(t);
   });
