@@ -29,15 +29,15 @@ export function createMetrics(engine: RoundEngine, sockets: { connected: number;
   new Gauge({ name: 'fedrec_commit_latency_ms', help: 'Milliseconds from the last accepted update to the committed model, last round', registers: [registry], collect() { this.set(s.lastCommitMs); } });
   new Counter({ name: 'fedrec_update_bytes_received_total', help: 'Payload bytes of accepted updates', registers: [registry], collect() { this.reset(); this.inc(s.bytesIn); } });
   new Counter({ name: 'fedrec_model_bytes_sent_total', help: 'Model bytes served over HTTP', registers: [registry], collect() { this.reset(); this.inc(bytesOut()); } });
+  // Only under DP: an unset gauge would print 0, and ε = 0 would claim perfect privacy.
+  if (engine.privacyStatus().mode !== 'central') return registry;
   const privacy = (pick: (p: ReturnType<RoundEngine['privacyStatus']>) => number | null) =>
     function (this: Gauge) {
-      const v = pick(engine.privacyStatus());
-      if (v === null) this.reset();
-      else this.set(v);
+      this.set(pick(engine.privacyStatus()) ?? Number.NaN);
     };
   new Gauge({ name: 'fedrec_privacy_epsilon', help: 'Privacy spent: epsilon of all charged rounds at the configured delta (central DP only)', registers: [registry], collect: privacy((p) => p.epsilon) });
   new Gauge({ name: 'fedrec_privacy_target_epsilon', help: 'Privacy budget: training stops before exceeding it', registers: [registry], collect: privacy((p) => p.targetEpsilon) });
-  new Gauge({ name: 'fedrec_privacy_rounds_charged', help: 'Rounds charged to the privacy accountant', registers: [registry], collect: privacy((p) => (p.mode === 'central' ? p.rounds : null)) });
+  new Gauge({ name: 'fedrec_privacy_rounds_charged', help: 'Rounds charged to the privacy accountant', registers: [registry], collect: privacy((p) => p.rounds) });
   new Gauge({ name: 'fedrec_privacy_clip_norm', help: 'Clip norm of the next round (central DP)', registers: [registry], collect: privacy((p) => p.clip) });
   return registry;
 }

@@ -315,6 +315,12 @@ describe('federation over real sockets', () => {
     expect(metricValue(metrics, 'fedrec_rounds_total{outcome="committed"}')).toBe(3);
     expect(metricValue(metrics, 'fedrec_rounds_total{outcome="abandoned"}')).toBe(0);
     expect(metricValue(metrics, 'fedrec_model_version')).toBe(3);
+    // without DP there is no ε to report (0 would claim perfect privacy)
+    expect(metricValue(metrics, 'fedrec_privacy_epsilon')).toBeUndefined();
+    const privacy = await getJson(`${base}/api/privacy`);
+    expect(privacy.body).toMatchObject({ mode: 'none', epsilon: null, rounds: 0 });
+    // and the round records are not redacted
+    expect(rounds.body[0].participants).toHaveLength(3);
 
     const unknown = await getJson(`${base}/api/nope`);
     expect(unknown.status).toBe(404);

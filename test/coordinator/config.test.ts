@@ -1,0 +1,49 @@
+// coordinator/config: the privacy section's defaults and the refusals that
+// name the field and the fix.
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseCoordinatorConfig } from '../../coordinator/config.ts';
+
+const central = (privacy: Record<string, unknown>, extra: Record<string, unknown> = {}) => parseCoordinatorConfig({ privacy: { mode: 'central', ...privacy }, ...extra });
+const refusal = (f: () => unknown): string => {
+  try {
+    f();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+};
+
+describe('privacy config', () => {
+  it('defaults to no DP, and to a budgeted, auto-calibrated, user-level setting once central', () => {
+    expect(parseCoordinatorConfig({}).privacy).toMatchObject({ mode: 'none' });
+    const p = central({ sampleRate: 0.1, population: 1000 }).privacy;
+    expect(p).toEqual({ mode: 'central', unit: 'user', targetEpsilon: 8, delta: 1e-6, noiseMultiplier: 'auto', sampleRate: 0.1, population: 1000, clip: { norm: 0.1 } });
+    const a = central({ sampleRate: 0.1, population: 1000, clip: { adaptive: {} } }).privacy.clip;
+    expect(a).toEqual({ adaptive: { initialNorm: 0.1, targetQuantile: 0.5, learningRate: 0.2 } });
+  });
+
+  it('user level needs the per-user sampling rate and the population, and leaves client sampling alone', () => {
+    const m = refusal(() => central({}));
+    expect(m).toMatch(/privacy\.sampleRate: is required with unit 'user'/);
+    expect(m).toMatch(/privacy\.population: is required with unit 'user'/);
+    expect(refusal(() => central({ sampleRate: 0.1, population: 10 }, { rounds: { sampleRate: 0.5 } }))).toMatch(/rounds\.sampleRate: must be unset with privacy unit 'user'/);
+  });
+
+  it('client level takes q from rounds.sampleRate, not privacy.sampleRate', () => {
+    expect(refusal(() => central({ unit: 'client', sampleRate: 0.1 }))).toMatch(/privacy\.sampleRate: applies to unit 'user' only/);
+    expect(central({ unit: 'client' }, { rounds: { sampleRate: 0.3 } }).rounds.sampleRate).toBe(0.3);
+  });
+
+  it("refuses weighting by examples under DP (the sum is divided by the expected count), and bad values by field", () => {
+    expect(refusal(() => central({ sampleRate: 0.1, population: 10 }, { strategy: { weighting: 'examples' } }))).toMatch(/strategy\.weighting: must be 'uniform'/);
+    expect(central({ sampleRate: 0.1, population: 10 }, { strategy: { weighting: 'uniform' } }).strategy.weighting).toBe('uniform');
+    expect(refusal(() => central({ sampleRate: 0.1, population: 10, noiseMultiplier: 0 }))).toMatch(/privacy\.noiseMultiplier/);
+    expect(refusal(() => central({ sampleRate: 0.1, population: 10, delta: 1 }))).toMatch(/privacy\.delta/);
+    expect(refusal(() => central({ sampleRate: 1.5, population: 10 }))).toMatch(/privacy\.sampleRate/);
+    expect(refusal(() => central({ sampleRate: 0.1, population: 10, clip: { norm: 1, adaptive: {} } }))).toMatch(/privacy\.clip/);
+    expect(refusal(() => central({ sampleRate: 0.1, population: 10, clip: { adaptive: { targetQuantile: 1 } } }))).toMatch(/privacy\.clip/);
+    expect(refusal(() => central({ sampleRate: 0.1, population: 10, epsilon: 3 }))).toMatch(/privacy/);
+    expect(refusal(() => parseCoordinatorConfig({ privacy: { mode: 'local' } }))).toMatch(/privacy\.mode/);
+  });
+});

@@ -1,0 +1,87 @@
+// End-to-end central DP over real sockets: merchants Poisson-sample their
+// users and send sums of per-user clipped deltas, the coordinator noises and
+// charges each round, publishes ε on /api/privacy and /metrics, redacts who
+// took part from /api/rounds, and stops at the budget.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { parseCoordinatorConfig } from '../../coordinator/config.ts';
+import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
+import { epsilonFor } from '../../privacy/index.ts';
+import { initBackend } from '../../recommender/index.ts';
+import { getJson, makeConfig, makeIdentity, metricValue, removeTempDirs, startClient, tempDir, waitFor, type InProcessClient } from './helpers.ts';
+
+let coordinator: RunningCoordinator | null = null;
+const clients: InProcessClient[] = [];
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.stop().catch(() => {})));
+  await coordinator?.close().catch(() => {});
+  coordinator = null;
+});
+
+afterAll(() => removeTempDirs());
+
+describe('central user-level DP over real sockets', () => {
+  it('clips per user, charges every round, publishes ε, redacts participants, and stops at the budget', async () => {
+    const data = 'synthetic:merchants=3,users=300';
+    const ids = ['m0', 'm1', 'm2'].map(makeIdentity);
+    const q = 0.2;
+    const z = 1;
+    const delta = 1e-4;
+    // two rounds fit the budget, a third does not
+    const target = (epsilonFor(q, z, 2, delta) + epsilonFor(q, z, 3, delta)) / 2;
+    const cfg = {
+      ...makeConfig({ dataDir: join(tempDir(), 'data'), data, clients: ids, rounds: { total: 5, clientsPerRound: 1, minClients: 3, quorum: 3, deadlineSeconds: 60 } }),
+      privacy: { mode: 'central', unit: 'user', sampleRate: q, population: 300, noiseMultiplier: z, targetEpsilon: target, delta, clip: { norm: 0.05 } },
+    };
+    coordinator = await startCoordinator(parseCoordinatorConfig(cfg));
+    const c = coordinator;
+    clients.push(...ids.map((id, i) => startClient(c.url, id, data, `m${i}`)));
+    await waitFor(() => c.engine.state === 'budget-exhausted', 90_000, 'the budget to run out', () => clients.map((x) => x.logs.join('\n')).join('\n---\n'));
+
+    const records = c.store.records();
+    expect(records.map((r) => [r.round, r.outcome])).toEqual([
+      [1, 'committed'],
+      [2, 'committed'],
+    ]);
+    for (const [i, r] of records.entries()) {
+      // every merchant was asked although clientsPerRound is 1
+      expect(r.participants.map((p) => p.clientId).sort()).toEqual(['m0', 'm1', 'm2']);
+      const reported = clients.map((x) => x.reports.find((rep) => rep.round === r.round)!.contributions);
+      // each merchant's weight is the number of users it sampled, and the ledger counts them
+      expect(r.participants.map((p) => p.weight).reduce((a, b) => a + b, 0)).toBe(reported.reduce((a, b) => a + b, 0));
+      expect(r.privacy!.contributions).toBe(reported.reduce((a, b) => a + b, 0));
+      // Poisson(0.2) over the ~300 users: far from 0 and from everyone (sd ≈ 7)
+      expect(r.privacy!.contributions as number).toBeGreaterThan(25);
+      expect(r.privacy!.contributions as number).toBeLessThan(100);
+      expect(r.privacy!.expectedContributions).toBeCloseTo(60, 12);
+      expect(r.privacy!.epsilon as number).toBeCloseTo(epsilonFor(q, z, i + 1, delta), 10);
+    }
+    // the clip bound binds: per-user deltas were longer than 0.05
+    expect(clients.some((x) => x.reports.some((rep) => rep.clipped))).toBe(true);
+
+    const status = await getJson(`${c.url}/api/status`);
+    expect(status.body.state).toBe('budget-exhausted');
+    expect(status.body.stopReason).toMatch(/privacy budget exhausted/);
+    const privacy = await getJson(`${c.url}/api/privacy`);
+    expect(privacy.body).toMatchObject({ mode: 'central', unit: 'user', delta, targetEpsilon: target, rounds: 2, noiseMultiplier: z, clip: 0.05, covered: true });
+    expect(privacy.body.epsilon).toBeCloseTo(epsilonFor(q, z, 2, delta), 10);
+    const rounds = await getJson(`${c.url}/api/rounds`);
+    for (const r of rounds.body) {
+      expect(r).not.toHaveProperty('participants');
+      expect(r).not.toHaveProperty('selected');
+      expect(r).not.toHaveProperty('metrics');
+      expect(r.privacy.charged).toBe(true);
+    }
+    const one = await getJson(`${c.url}/api/rounds/1`);
+    expect(one.body).not.toHaveProperty('participants');
+    const metrics = await (await fetch(`${c.url}/metrics`)).text();
+    expect(metricValue(metrics, 'fedrec_privacy_epsilon')).toBeCloseTo(privacy.body.epsilon, 10);
+    expect(metricValue(metrics, 'fedrec_privacy_target_epsilon')).toBeCloseTo(target, 10);
+    expect(metricValue(metrics, 'fedrec_privacy_rounds_charged')).toBe(2);
+  }, 120_000);
+});
