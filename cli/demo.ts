@@ -3,7 +3,24 @@ import { Command } from 'commander';
 import { DEMO_DEFAULTS, runDemo } from '../simulations/demo/run.ts';
 import { MODEL_NAMES, type ModelName } from '../recommender/index.ts';
 import { log } from './context.ts';
+import { UsageError } from './errors.ts';
 import { nonNegativeInt, oneOf, positiveInt, positiveNumber } from './options.ts';
+
+interface DemoFlags {
+  merchants: number;
+  users: number;
+  rounds: number;
+  model: ModelName;
+  lr: number;
+  batchSize: number;
+  seed: number;
+  dp?: number;
+  dpQ: number;
+  dpClip: number;
+  dpDelta: number;
+  keep?: boolean;
+  verbose?: boolean;
+}
 
 export function demoCommand(): Command {
   return new Command('demo')
@@ -15,9 +32,16 @@ export function demoCommand(): Command {
     .option('--lr <x>', 'local Adam learning rate', positiveNumber('--lr'), DEMO_DEFAULTS.lr)
     .option('--batch-size <n>', 'local batch size', positiveInt('--batch-size'), DEMO_DEFAULTS.batchSize)
     .option('--seed <n>', 'seed of the synthetic world and the model', nonNegativeInt('--seed'), DEMO_DEFAULTS.seed)
+    .option('--dp <epsilon>', 'central user-level differential privacy with this target epsilon (noise calibrated for --rounds)', positiveNumber('--dp'))
+    .option('--dp-q <rate>', 'with --dp: probability each merchant includes each shopper in a round', positiveNumber('--dp-q'), 0.2)
+    .option('--dp-clip <norm>', "with --dp: L2 clip of each shopper's update", positiveNumber('--dp-clip'), 0.1)
+    .option('--dp-delta <delta>', 'with --dp: delta', positiveNumber('--dp-delta'), 1e-5)
     .option('--keep', 'keep the demo directory (config, identities, checkpoints, round log)')
     .option('--verbose', 'show the coordinator and clients logs')
-    .action(async (f: { merchants: number; users: number; rounds: number; model: ModelName; lr: number; batchSize: number; seed: number; keep?: boolean; verbose?: boolean }) => {
-      await runDemo({ ...f, keep: !!f.keep, print: (l) => console.log(l), log: f.verbose ? log : () => {} });
+    .action(async (f: DemoFlags) => {
+      if (f.dpQ > 1) throw new UsageError(`--dp-q must be at most 1, got ${f.dpQ}`);
+      if (f.dpDelta >= 1) throw new UsageError(`--dp-delta must be below 1, got ${f.dpDelta}`);
+      const dp = f.dp === undefined ? undefined : { targetEpsilon: f.dp, sampleRate: f.dpQ, clipNorm: f.dpClip, delta: f.dpDelta };
+      await runDemo({ ...f, dp, keep: !!f.keep, print: (l) => console.log(l), log: f.verbose ? log : () => {} });
     });
 }

@@ -59,12 +59,11 @@ export function planGridNoise(clipNorm: number, noiseMultiplier: number, size: n
  */
 export function addGridNoise(sum: Float64Array, plan: GridNoisePlan, rng: RandomSource): void {
   if (sum.length !== plan.size) throw new RangeError(`addGridNoise: the sum has ${sum.length} values, the plan is for ${plan.size}`);
+  for (let i = 0; i < sum.length; i++) if (!Number.isFinite(sum[i])) throw new RangeError(`addGridNoise: sum value ${i} is ${sum[i]}`);
   const noise = plan.sigma2.num === 0n ? new Int32Array(sum.length) : discreteGaussianVector(sum.length, plan.sigma2, rng);
   const k = plan.scale / plan.clipNorm; // 1/γ
   for (let i = 0; i < sum.length; i++) {
-    const v = sum[i];
-    if (!Number.isFinite(v)) throw new RangeError(`addGridNoise: sum value ${i} is ${v}`);
-    sum[i] = (Math.round(v * k) + noise[i]) * plan.step;
+    sum[i] = (Math.round(sum[i] * k) + noise[i]) * plan.step;
   }
 }
 

@@ -1,7 +1,7 @@
 // `fedrec demo`: a coordinator and three merchant clients as separate
 // processes on 127.0.0.1 train one model on non-IID synthetic shops; then the
 // business case on each merchant's own test users.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { businessCase, type CaseRow } from './businessCase.ts';
@@ -17,6 +17,8 @@ export interface DemoOptions {
   batchSize: number;
   seed: number;
   keep: boolean;
+  /** Central user-level DP with this target ε (undefined: no DP). */
+  dp?: { targetEpsilon: number; sampleRate: number; clipNorm: number; delta: number };
   print: (line: string) => void;
   log: (line: string) => void;
 }
@@ -29,6 +31,16 @@ interface RoundRow {
   participants: Array<unknown>;
   metrics: Record<string, number>;
   timings: { startedAt: number; closedAt: number };
+  privacy?: { epsilon?: number; contributions?: number };
+}
+
+/** Round records from the coordinator's own log (the operator's view: under DP the API redacts participants and metrics). */
+function readRounds(dataDir: string, from: number): RoundRow[] {
+  const path = join(dataDir, 'rounds.jsonl');
+  if (!existsSync(path)) return [];
+  const lines = readFileSync(path, 'utf8').split('\n');
+  lines.pop(); // the last line may be partial while it is written
+  return lines.map((l) => JSON.parse(l) as RoundRow).filter((r) => (r as { round: number }).round >= from);
 }
 
 function fmt(x: number | undefined): string {
@@ -60,6 +72,20 @@ export async function runDemo(o: DemoOptions): Promise<{ rows: CaseRow[]; second
     train: { epochs: 1, lr: o.lr, batchSize: o.batchSize },
     strategy: { name: 'fedavg' },
     clients: { allow },
+    ...(o.dp
+      ? {
+          privacy: {
+            mode: 'central',
+            unit: 'user',
+            targetEpsilon: o.dp.targetEpsilon,
+            delta: o.dp.delta,
+            noiseMultiplier: 'auto',
+            sampleRate: o.dp.sampleRate,
+            population: o.users,
+            clip: { norm: o.dp.clipNorm },
+          },
+        }
+      : {}),
   };
   writeFileSync(join(dir, 'fedrec.json'), JSON.stringify(config, null, 2));
   const children: Child[] = [];
@@ -69,6 +95,12 @@ export async function runDemo(o: DemoOptions): Promise<{ rows: CaseRow[]; second
   };
   try {
     o.print(`fedrec demo: ${o.merchants} merchants with their own shoppers (${spec}), ${o.model}, ${o.rounds} rounds of FedAvg`);
+    if (o.dp) {
+      o.print(
+        `central DP, user level: each merchant samples each shopper with q = ${o.dp.sampleRate}, clips each shopper's update to ${o.dp.clipNorm}; ` +
+          `the coordinator adds noise for ε ≤ ${o.dp.targetEpsilon} at δ = ${o.dp.delta} after ${o.rounds} rounds`,
+      );
+    }
     const coord = spawnFedrec(['coordinator', '--config', join(dir, 'fedrec.json')], (l) => o.log(l));
     children.push(coord);
     const url = (await waitForLine(coord, /listening on (http:\/\/\S+)/, 60_000))[1];
@@ -76,16 +108,21 @@ export async function runDemo(o: DemoOptions): Promise<{ rows: CaseRow[]; second
     for (const id of ids) {
       children.push(spawnFedrec(['client', '--server', url, '--identity', join(dir, `${id}.json`), '--data', spec, '--merchant', id], (l) => o.log(l)));
     }
-    o.print('\nround  clients  model in  val HR@10  val NDCG@10  seconds');
+    o.print(`\nround  clients  model in  val HR@10  val NDCG@10  seconds${o.dp ? '  shoppers  epsilon' : ''}`);
     let shown = 0;
     while (shown < o.rounds) {
       await new Promise((r) => setTimeout(r, 500));
       if (coord.proc.exitCode !== null) throw new Error(`the coordinator exited early: ${coord.lines.slice(-3).join(' | ')}`);
-      const recs = await getJson<RoundRow[]>(`${url}/api/rounds?from=${shown + 1}`).catch(() => [] as RoundRow[]);
+      if (coord.lines.some((l) => /stopping before round/.test(l))) {
+        o.print(coord.lines.find((l) => /stopping before round/.test(l))!);
+        break;
+      }
+      const recs = o.dp ? readRounds(config.dataDir, shown + 1) : await getJson<RoundRow[]>(`${url}/api/rounds?from=${shown + 1}`).catch(() => [] as RoundRow[]);
       for (const r of recs) {
         const m = r.metrics;
         o.print(
           `${String(r.round).padStart(5)}  ${String(r.participants.length).padStart(7)}  ${('v' + (m.evaluatedVersion ?? r.round - 1)).padStart(8)}  ${fmt(m['hr@10']).padStart(9)}  ${fmt(m['ndcg@10']).padStart(11)}  ${((r.timings.closedAt - r.timings.startedAt) / 1000).toFixed(1).padStart(7)}` +
+            (r.privacy ? `  ${String(r.privacy.contributions).padStart(8)}  ${fmt(r.privacy.epsilon).padStart(7)}` : '') +
             (r.outcome === 'committed' ? '' : `  (${r.outcome})`),
         );
         if (r.outcome === 'committed') shown++;

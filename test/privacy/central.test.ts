@@ -232,7 +232,10 @@ describe('addGridNoise', () => {
     for (const bad of [NaN, Infinity, -Infinity]) {
       const s = new Float64Array(8);
       s[5] = bad;
+      s[0] = 0.123;
       expect(() => addGridNoise(s, p, rng)).toThrow(RangeError);
+      // nothing was changed before the refusal (no half-noised sum is left behind)
+      expect(s[0]).toBe(0.123);
     }
     const p0 = planGridNoise(1, 0, 3);
     expect(() => addGridNoise(Float64Array.of(1, NaN, 2), p0, rng)).toThrow(RangeError);
