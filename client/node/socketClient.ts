@@ -133,7 +133,8 @@ export class SocketClient {
       this.status.tasks++;
       const r = await this.core.handleTask(task);
       this.o.onTaskDone?.(r);
-      this.log(`round ${r.round}: trained in ${r.trainSeconds.toFixed(1)}s, loss ${r.loss.toFixed(4)}, update norm ${r.norm.toFixed(3)}`);
+      const what = task.privacy.mode === 'central' && task.privacy.unit === 'user' ? `${r.contributions} users sampled, largest user update norm` : 'update norm';
+      this.log(`round ${r.round}: trained in ${r.trainSeconds.toFixed(1)}s, loss ${r.loss.toFixed(4)}, ${what} ${r.norm.toFixed(3)}${r.clipped ? ` (clipped to ${task.privacy.clipNorm})` : ''}`);
     } catch (err) {
       this.log(`round ${task.round}: task failed: ${(err as Error).message}`);
     }
