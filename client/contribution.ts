@@ -40,7 +40,7 @@ export interface ContributionDeps {
 }
 
 function trainOptions(task: Task, seed: number) {
-  return { epochs: task.train.epochs, batchSize: task.train.batchSize, lr: task.train.lr, proxMu: task.train.proxMu, seed };
+  return { epochs: task.train.epochs, batchSize: task.train.batchSize, lr: task.train.lr, proxMu: task.train.proxMu, optimizer: task.train.optimizer, seed };
 }
 
 /** Trains on `seqs` from `global` and returns the delta (local − global), the model left at the local weights. */

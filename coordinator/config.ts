@@ -102,6 +102,8 @@ export const coordinatorConfigSchema = z
         epochs: positiveInt.default(1),
         lr: positive.default(0.001),
         batchSize: positiveInt.default(128),
+        /** Clients' local optimizer: 'adam', or plain 'sgd' (what DP-FedAvg clients use). */
+        optimizer: z.enum(['adam', 'sgd']).default('adam'),
       })
       .prefault({}),
     strategy: z

@@ -193,6 +193,8 @@ export const taskSchema = z.object({
     lr: z.number().gt(0, 'must be > 0'),
     batchSize: z.int().min(1, 'must be >= 1').max(LIMITS.maxBatchSize, `must be <= ${LIMITS.maxBatchSize}`),
     proxMu: z.number().min(0, 'must be >= 0'),
+    /** Local optimizer (default 'adam'); DP-FedAvg clients use 'sgd'. */
+    optimizer: z.enum(['adam', 'sgd']).default('adam'),
   }),
   privacy: z.object({
     /**

@@ -29,7 +29,7 @@ export interface EngineConfig extends SelectionConfig {
   quorum: number;
   deadlineMs: number;
   pauseMs: number;
-  train: { epochs: number; lr: number; batchSize: number };
+  train: { epochs: number; lr: number; batchSize: number; optimizer?: 'adam' | 'sgd' };
   proxMu: number;
   codec: Codec;
   maxUpdateBytes: number;
@@ -237,7 +237,7 @@ export class RoundEngine extends EventEmitter {
       modelVersion: r.fromVersion,
       lineage: this.deps.store.lineage,
       deadline: r.deadline,
-      train: { ...c.train, proxMu: c.proxMu },
+      train: { ...c.train, optimizer: c.train.optimizer ?? 'adam', proxMu: c.proxMu },
       privacy,
       codec: c.codec,
       evaluate: c.evaluate,

@@ -5,7 +5,8 @@ import { Sasrec, type SasrecConfig } from './sasrec.ts';
 import { MatrixFactorization, type MfConfig } from './mf.ts';
 import { decodeCheckpoint, encodeCheckpoint, encodeWeights, type CheckpointContents } from './checkpoint.ts';
 
-export type { Model, ModelName, ModelSpec, FitOptions, FitResult, EpochReport, RecommendOptions } from './model.ts';
+export type { Model, ModelName, ModelSpec, FitOptions, FitResult, EpochReport, RecommendOptions, LocalOptimizer } from './model.ts';
+export { LOCAL_OPTIMIZERS } from './model.ts';
 export type { WeightSpec } from './params.ts';
 export { MODEL_NAMES } from './model.ts';
 export { Sasrec, SASREC_DEFAULTS, type SasrecConfig } from './sasrec.ts';

@@ -15,12 +15,17 @@ export interface ModelSpec {
   size: number;
 }
 
+export const LOCAL_OPTIMIZERS = ['adam', 'sgd'] as const;
+export type LocalOptimizer = (typeof LOCAL_OPTIMIZERS)[number];
+
 export interface FitOptions {
   epochs: number;
   batchSize: number;
   lr: number;
   /** FedProx: adds (mu/2)·||w − w_global||² to the loss; w_global = weights when fitLocal starts. */
   proxMu?: number;
+  /** Local optimizer: 'adam' (default; betas 0.9/0.98) or plain 'sgd' (what DP-FedAvg clients use). */
+  optimizer?: LocalOptimizer;
   seed: number;
   /**
    * Called after each epoch; a returned promise is awaited. Returning 'stop'

@@ -1,4 +1,4 @@
-// The local training loop shared by the models: seeded shuffling, Adam,
+// The local training loop shared by the models: seeded shuffling, Adam or SGD,
 // an optional FedProx term, progress per epoch, and a yield to the event loop
 // so a client's sockets (or a browser page) stay responsive while it trains.
 import { tf } from '../tf.ts';
@@ -6,6 +6,8 @@ import { Rng } from '../random.ts';
 import type { FitOptions, FitResult } from './model.ts';
 import type { Params } from './params.ts';
 import { FusedAdam } from './adam.ts';
+import { FusedSgd } from './sgd.ts';
+import { LOCAL_OPTIMIZERS } from './model.ts';
 
 export interface Step {
   loss: () => tf.Scalar;
@@ -22,6 +24,7 @@ export function validateFitOptions(opts: FitOptions): void {
   if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) bad(`batchSize must be a positive integer, got ${opts.batchSize}`);
   if (!(opts.lr > 0) || !Number.isFinite(opts.lr)) bad(`lr must be a positive number, got ${opts.lr}`);
   if (opts.proxMu !== undefined && !(opts.proxMu >= 0)) bad(`proxMu must be >= 0, got ${opts.proxMu}`);
+  if (opts.optimizer !== undefined && !LOCAL_OPTIMIZERS.includes(opts.optimizer)) bad(`optimizer must be one of ${LOCAL_OPTIMIZERS.join(', ')}, got ${String(opts.optimizer)}`);
 }
 
 const YIELD_EVERY_MS = 25;
@@ -34,7 +37,7 @@ async function runEpoch<T>(
   batchSize: number,
   rng: Rng,
   trained: tf.Variable[],
-  optimizer: FusedAdam,
+  optimizer: FusedAdam | FusedSgd,
   build: StepBuilder<T>,
 ): Promise<{ loss: number; steps: number }> {
   rng.shuffle(order);
@@ -78,8 +81,11 @@ export async function runEpochs<T>(
   const started = performance.now();
   const rng = new Rng(opts.seed);
   const trained = [...params.vars, ...localVars];
-  // betas as SASRec's reference implementation; FedProx pulls only the shared weights.
-  const optimizer = new FusedAdam(trained, { lr: opts.lr, beta1: 0.9, beta2: 0.98, proxMu: opts.proxMu, anchored: params.vars });
+  // Adam with betas as SASRec's reference implementation, or plain SGD; FedProx pulls only the shared weights.
+  const optimizer =
+    opts.optimizer === 'sgd'
+      ? new FusedSgd(trained, { lr: opts.lr, proxMu: opts.proxMu, anchored: params.vars })
+      : new FusedAdam(trained, { lr: opts.lr, beta1: 0.9, beta2: 0.98, proxMu: opts.proxMu, anchored: params.vars });
   const order = Array.from(examples.keys());
   let steps = 0;
   let loss = NaN;

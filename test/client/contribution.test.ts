@@ -43,7 +43,7 @@ function makeTask(privacy: Task['privacy'], round = 3): Task {
     modelVersion: 2,
     lineage: 'test-lineage',
     deadline: 1_900_000_000_000,
-    train: { epochs: 1, lr: 0.05, batchSize: 16, proxMu: 0 },
+    train: { epochs: 1, lr: 0.05, batchSize: 16, proxMu: 0, optimizer: 'adam' },
     privacy,
     codec: 'f32',
     evaluate: false,
@@ -418,7 +418,7 @@ describe('contribute: per-user clipping with a real matrix factorisation', () =>
   it('a user with 1,000 events moves the update no more than the clip, like a user with 5', async () => {
     const { D, heavy, light } = users();
     const task = makeTask({ mode: 'central', clipNorm: C, unit: 'user', sampleRate: 1, reportClipCount: true });
-    task.train = { epochs: 1, lr: 0.05, batchSize: 32, proxMu: 0 };
+    task.train = { epochs: 1, lr: 0.05, batchSize: 32, proxMu: 0, optimizer: 'adam' };
     const deps: ContributionDeps = { clientId: 'merchant-1', random: always };
     const initial = createModel('mf', cfg, 7).getWeights();
 

@@ -106,7 +106,7 @@ describe('rounds end to end', () => {
         const task = parseMessage('task', t.msg);
         expect(task).toMatchObject({ round, modelVersion: round - 1, lineage: LINEAGE, codec: 'f32', evaluate: false });
         expect(task.privacy).toEqual({ mode: 'none', clipNorm: null, unit: 'client' });
-        expect(task.train).toEqual({ epochs: 1, lr: 0.01, batchSize: 32, proxMu: 0 });
+        expect(task.train).toEqual({ epochs: 1, lr: 0.01, batchSize: 32, proxMu: 0, optimizer: 'adam' });
         expect(task.deadline).toBe(records[round - 1].timings.deadline);
       }
     }

@@ -52,7 +52,7 @@ function samples(): { [K in MessageKind]: MessageInputs[K] } {
       modelVersion: 2,
       lineage: 'run.42',
       deadline: 1_700_000_000_000,
-      train: { epochs: 1, lr: 0.001, batchSize: 64, proxMu: 0 },
+      train: { epochs: 1, lr: 0.001, batchSize: 64, proxMu: 0, optimizer: 'sgd' },
       privacy: { mode: 'central', clipNorm: 1, unit: 'user', sampleRate: 0.1, reportClipCount: true, noiseShare: 0.1 },
       codec: 'f16',
       evaluate: true,
@@ -137,7 +137,7 @@ describe('message registry', () => {
 
 describe('every required field: missing or mistyped -> schema error naming it', () => {
   const s = samples();
-  const optional = new Set(['hello.name', 'hello.capabilities', 'update.metrics', 'task.privacy.noiseShare', 'task.privacy.mode', 'task.privacy.sampleRate', 'task.privacy.reportClipCount']);
+  const optional = new Set(['hello.name', 'hello.capabilities', 'update.metrics', 'task.privacy.noiseShare', 'task.privacy.mode', 'task.privacy.sampleRate', 'task.privacy.reportClipCount', 'task.train.optimizer']);
   const cases: [MessageKind, string][] = [];
   for (const kind of MESSAGE_KINDS) {
     const walk = (o: Record<string, unknown>, prefix: string) => {

@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { tf } from '../../recommender/tf.ts';
 import { initBackend } from '../../recommender/backend/index.ts';
 import { FusedAdam } from '../../recommender/models/adam.ts';
+import { FusedSgd } from '../../recommender/models/sgd.ts';
 import { dropout } from '../../recommender/models/layers.ts';
 import { Rng } from '../../recommender/random.ts';
 
@@ -70,5 +71,46 @@ describe('dropout with a seeded mask', () => {
     const b = dropout(x, 0.5, true, new Rng(3)).dataSync();
     expect(Array.from(a)).toEqual(Array.from(b));
     x.dispose();
+  });
+});
+
+describe('FusedSgd (the DP-FedAvg client optimizer)', () => {
+  it('steps w ← w − lr·(g + mu·(w − w0)), by hand, and only anchored variables feel the FedProx pull', () => {
+    const a = tf.variable(tf.tensor1d([1, 2]));
+    const b = tf.variable(tf.tensor1d([1]));
+    const opt = new FusedSgd([a, b], { lr: 0.1, proxMu: 0.5, anchored: [a] });
+    tf.tidy(() => opt.step({ [a.name]: tf.tensor1d([0.5, -1]), [b.name]: tf.tensor1d([0.5]) }));
+    // at w = w0 the prox term is 0: 1 − 0.05, 2 + 0.1, 1 − 0.05
+    expect(Array.from(a.dataSync())[0]).toBeCloseTo(0.95, 6);
+    expect(Array.from(a.dataSync())[1]).toBeCloseTo(2.1, 6);
+    expect(b.dataSync()[0]).toBeCloseTo(0.95, 6);
+    tf.tidy(() => opt.step({ [a.name]: tf.tensor1d([0.5, -1]), [b.name]: tf.tensor1d([0.5]) }));
+    // a[0]: g + 0.5·(0.95 − 1) = 0.475 → 0.95 − 0.0475 = 0.9025; b has no anchor: 0.95 − 0.05 = 0.9
+    expect(a.dataSync()[0]).toBeCloseTo(0.9025, 6);
+    expect(b.dataSync()[0]).toBeCloseTo(0.9, 6);
+    a.dispose();
+    b.dispose();
+  });
+
+  it('fitLocal trains with it when asked, and refuses an unknown optimizer by name', async () => {
+    const { createModel } = await import('../../recommender/models/index.ts');
+    const seq = (user: string, items: number[]) => ({ user, items: Int32Array.from(items), types: new Uint8Array(items.length), ts: Float64Array.from(items) });
+    const seqs = [seq('u0', [1, 2, 3, 4]), seq('u1', [2, 3, 4, 5])];
+    const m = createModel('mf', { numItems: 8, dim: 4 }, 3);
+    const w0 = m.getWeights();
+    const sgd = await m.fitLocal(seqs, { epochs: 1, batchSize: 8, lr: 0.1, seed: 1, optimizer: 'sgd' });
+    expect(Number.isFinite(sgd.loss)).toBe(true);
+    const w1 = m.getWeights();
+    // SGD moves only the rows that have gradients; Adam's first step would move every one by exactly lr
+    let moved = 0;
+    let lrSized = 0;
+    for (let i = 0; i < w0.length; i++) {
+      if (w1[i] !== w0[i]) moved++;
+      if (Math.abs(Math.abs(w1[i] - w0[i]) - 0.1) < 1e-6) lrSized++;
+    }
+    expect(moved).toBeGreaterThan(0);
+    expect(lrSized).toBeLessThan(moved);
+    await expect(m.fitLocal(seqs, { epochs: 1, batchSize: 8, lr: 0.1, seed: 1, optimizer: 'lion' as never })).rejects.toThrow(/optimizer must be one of adam, sgd, got lion/);
+    m.dispose();
   });
 });
