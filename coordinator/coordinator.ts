@@ -162,6 +162,10 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
   const adapter = new SocketAdapter(io, new Handshake(allow, verifier), log);
   const serverEval = cfg.evaluation.serverData ? await serverEvaluator(cfg.evaluation.serverData, itemIds, spec, log) : undefined;
   const privacy = central ? privacyController(cfg, spec.size, store, log) : undefined;
+  if (!central) {
+    const charged = store.records({ from: 1, limit: Number.MAX_SAFE_INTEGER }).filter((r) => r.privacy?.charged === true).length;
+    if (charged > 0) log(`privacy: warning: ${charged} rounds of this store ran under central DP, but privacy.mode is 'none': models published from now on are not protected`);
+  }
   const engine = new RoundEngine({
     privacy,
     serverEval,

@@ -131,6 +131,12 @@ export class PrivacyController {
   private replay(r: RoundRecord): void {
     const p = r.privacy as PrivacyRecord | undefined;
     if (!p || p.charged !== true) return;
+    if (p.unit !== this.settings.unit) {
+      throw new Error(
+        `round ${r.round} was charged with privacy unit '${String(p.unit)}' but the configuration says '${this.settings.unit}': ` +
+          'ε of different units does not add up; keep the unit, or start a new dataDir',
+      );
+    }
     const q = num(p, 'q', r.round);
     const z = num(p, 'noiseMultiplier', r.round);
     this.accountant.charge({ q, noiseMultiplier: z });

@@ -3,6 +3,8 @@
 // fixed denominator, rounds that commit without a quorum (noise alone),
 // update validation under DP (weights, clip counts, norms), adaptive clipping
 // and the ledger replayed after a restart.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PrivacyController, type PrivacySettings } from '../../coordinator/engine/index.ts';
 import type { Store } from '../../coordinator/store/index.ts';
@@ -227,6 +229,13 @@ describe('central DP in the round engine', () => {
     expect(h.engine.state).toBe('budget-exhausted');
     expect(h.store.modelVersion).toBe(3);
     expect(h.engine.privacyStatus().epsilon!).toBeCloseTo(epsilonFor(0.5, 1, 3, DELTA), 10);
+    // a ledger charged per user cannot continue per client
+    await h.close(false);
+    h = null;
+    await expect(dpHarness(settings({ unit: 'client', sampleRate: undefined, population: undefined }), 10, { dir })).rejects.toThrow(
+      /round 1 was charged with privacy unit 'user' but the configuration says 'client'/,
+    );
+    rmSync(join(dir, '..'), { recursive: true, force: true });
   });
 
   it('refuses a strategy that weighs updates by examples', async () => {
