@@ -32,8 +32,18 @@ const privacySchema = z
     noiseMultiplier: z.union([positive, z.literal('auto')]).default('auto'),
     /** unit 'user': the probability with which each client includes each of its users in a round. */
     sampleRate: z.number().gt(0).max(1).optional(),
-    /** unit 'user': the number of users over all clients, treated as public. */
+    /**
+     * Contributors the rate applies to, treated as public: users over all
+     * clients (unit 'user', required), or clients (unit 'client', default the
+     * number of registered clients). The update sum is divided by rate × population.
+     */
     population: positiveInt.optional(),
+    /**
+     * unit 'user': the most users one client may contribute in a round (its
+     * update's weight); bounds what float32 rounding of a client's sum can add
+     * to the sensitivity. Default: population.
+     */
+    maxUsersPerClient: positiveInt.optional(),
     /** L2 bound of one contribution: a fixed norm, or adaptive (Andrew et al. 2021). */
     clip: z.union([z.object({ norm: positive }).strict(), z.object({ adaptive: adaptiveClipSchema.prefault({}) }).strict()]).default({ norm: 0.1 }),
   })
@@ -102,8 +112,8 @@ export const coordinatorConfigSchema = z
         epochs: positiveInt.default(1),
         lr: positive.default(0.001),
         batchSize: positiveInt.default(128),
-        /** Clients' local optimizer: 'adam', or plain 'sgd' (what DP-FedAvg clients use). */
-        optimizer: z.enum(['adam', 'sgd']).default('adam'),
+        /** Clients' local optimizer: 'adam' (default), or plain 'sgd' (the default under central DP, as in DP-FedAvg). */
+        optimizer: z.enum(['adam', 'sgd']).optional(),
       })
       .prefault({}),
     strategy: z
@@ -152,8 +162,14 @@ export const coordinatorConfigSchema = z
       if (p.sampleRate === undefined) issue(['privacy', 'sampleRate'], "is required with unit 'user': the probability with which each merchant includes each of its users in a round");
       if (p.population === undefined) issue(['privacy', 'population'], "is required with unit 'user': the number of users over all clients (the update sum is divided by sampleRate × population)");
       if (cfg.rounds.sampleRate !== undefined) issue(['rounds', 'sampleRate'], "must be unset with privacy unit 'user': every connected client is asked each round and samples its own users");
-    } else if (p.sampleRate !== undefined) {
-      issue(['privacy', 'sampleRate'], "applies to unit 'user' only; with unit 'client' set rounds.sampleRate (Poisson sampling of clients)");
+      if (cfg.codec !== 'f32') issue(['codec'], `must be 'f32' with privacy unit 'user': a merchant's update is a sum over many users, and ${cfg.codec} rounding of that sum could move it by more than one user's clip`);
+    } else {
+      if (p.sampleRate !== undefined) issue(['privacy', 'sampleRate'], "applies to unit 'user' only; with unit 'client' set rounds.sampleRate (Poisson sampling of clients)");
+      if (p.maxUsersPerClient !== undefined) issue(['privacy', 'maxUsersPerClient'], "applies to unit 'user' only: at unit 'client' every update is one contribution");
+      if (p.population === undefined && cfg.clients.allow.length === 0) issue(['privacy', 'population'], "is required with unit 'client' when clients.allow is empty (it defaults to the number of registered clients)");
+    }
+    if (cfg.rounds.overSelect > 0) {
+      issue(['rounds', 'overSelect'], 'must be 0 in central DP mode: over-selection keeps the first clients to answer, so inclusion would depend on speed, not on the sampling rate the accountant charges');
     }
     if (cfg.strategy.weighting === 'examples') {
       issue(['strategy', 'weighting'], "must be 'uniform' (or unset) in central DP mode: the update sum is divided by the expected number of contributions, not weighted by examples");

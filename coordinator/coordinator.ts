@@ -85,7 +85,8 @@ function engineConfig(cfg: CoordinatorConfig, size: number, proxMu: number): Eng
     quorum: r.quorum,
     deadlineMs: r.deadlineSeconds * 1000,
     pauseMs: r.pauseSeconds * 1000,
-    train: cfg.train,
+    // DP-FedAvg clients train with SGD unless the config says otherwise
+    train: { ...cfg.train, optimizer: cfg.train.optimizer ?? (cfg.privacy.mode === 'central' ? 'sgd' : 'adam') },
     proxMu,
     codec: cfg.codec,
     maxUpdateBytes: cfg.limits.maxUpdateBytes ?? size * 4 + CODEC_HEADER_BYTES + 1024,
@@ -94,12 +95,33 @@ function engineConfig(cfg: CoordinatorConfig, size: number, proxMu: number): Eng
   };
 }
 
+/** Central DP cannot start over model versions that were published without it. */
+function refuseUnprotectedHistory(cfg: CoordinatorConfig, store: Store): void {
+  const unprotected = store.records({ from: 1, limit: Number.MAX_SAFE_INTEGER }).filter((x) => x.outcome === 'committed' && x.privacy?.charged !== true);
+  if (unprotected.length > 0) {
+    throw new ConfigError(
+      `${cfg.dataDir} already holds ${unprotected.length} model versions trained without differential privacy (the first in round ${unprotected[0].round}); ` +
+        'they are still served and not protected, so central DP must start from a new dataDir',
+    );
+  }
+}
+
 /** The engine's DP controller for central mode, with the ledger replayed from the store. */
 function privacyController(cfg: CoordinatorConfig, size: number, store: Store, log: (line: string) => void): PrivacyController {
   const p = cfg.privacy;
   const r = cfg.rounds;
   const ctl = new PrivacyController({
-    settings: { mode: 'central', unit: p.unit, targetEpsilon: p.targetEpsilon, delta: p.delta, noiseMultiplier: p.noiseMultiplier, sampleRate: p.sampleRate, population: p.population, clip: p.clip },
+    settings: {
+      mode: 'central',
+      unit: p.unit,
+      targetEpsilon: p.targetEpsilon,
+      delta: p.delta,
+      noiseMultiplier: p.noiseMultiplier,
+      sampleRate: p.sampleRate,
+      population: p.population ?? cfg.clients.allow.length,
+      maxContributions: p.unit === 'user' ? (p.maxUsersPerClient ?? p.population!) : 1,
+      clip: p.clip,
+    },
     selection: { sampleRate: r.sampleRate, clientsPerRound: r.clientsPerRound, maxClients: r.maxClients },
     totalRounds: r.total,
     size,
@@ -115,7 +137,8 @@ function privacyController(cfg: CoordinatorConfig, size: number, store: Store, l
   if (p.unit === 'client' && r.sampleRate === undefined) {
     log('privacy: warning: fixed-size client selection is not covered by the accountant (it assumes Poisson sampling); set rounds.sampleRate');
   }
-  if (p.unit === 'user' && p.delta >= 1 / p.population!) log(`privacy: warning: δ = ${p.delta} is not below 1/population = ${1 / p.population!}`);
+  const population = ctl.settings.population;
+  if (p.delta >= 1 / population) log(`privacy: warning: δ = ${p.delta} is not below 1/population = ${1 / population}`);
   return ctl;
 }
 
@@ -143,64 +166,71 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
     ...(s.name === 'fedprox' ? { proxMu: s.proxMu } : {}),
   });
   const store = await Store.open(cfg.dataDir, { init: { lineage, spec, itemIds, initialWeights, strategyState: strategy.state() } });
-  strategy.restore(store.latest().strategyState);
-  const rec = store.recovery;
-  log(
-    rec.created
-      ? `store: created ${cfg.dataDir} (lineage ${lineage}, ${spec.model} with ${spec.size} values, ${itemIds.length} items)`
-      : `store: resumed ${cfg.dataDir} at model version ${store.modelVersion} after round ${store.round}` +
-          (rec.tornTail || rec.deletedOrphans.length ? ` (recovered: ${rec.tornTail ? 'torn log tail cut, ' : ''}${rec.deletedOrphans.length} uncommitted files removed)` : ''),
-  );
-  const allow = new Map(cfg.clients.allow.map((c) => [c.id, fromBase64(c.publicKey, 32, `clients.allow[${c.id}].publicKey`)]));
-  if (allow.size === 0) log('warning: clients.allow is empty: no client can connect (fedrec keygen prints a key to register)');
-  const verifier = new Ed25519Verifier();
-  const httpServer: HttpServer = createServer();
-  // socket.io enforces this before authentication: the largest legal update plus room for the JSON fields
-  const proxMu = s.name === 'fedprox' ? (strategy as { proxMu?: number }).proxMu ?? s.proxMu : 0;
-  const engineCfg = engineConfig(cfg, spec.size, proxMu);
-  const io = new IoServer(httpServer, { maxHttpBufferSize: engineCfg.maxUpdateBytes + 64 * 1024, serveClient: false });
-  const adapter = new SocketAdapter(io, new Handshake(allow, verifier), log);
-  const serverEval = cfg.evaluation.serverData ? await serverEvaluator(cfg.evaluation.serverData, itemIds, spec, log) : undefined;
-  const privacy = central ? privacyController(cfg, spec.size, store, log) : undefined;
-  if (!central) {
-    const charged = store.records({ from: 1, limit: Number.MAX_SAFE_INTEGER }).filter((r) => r.privacy?.charged === true).length;
-    if (charged > 0) log(`privacy: warning: ${charged} rounds of this store ran under central DP, but privacy.mode is 'none': models published from now on are not protected`);
+  // a start that fails after opening the store must release its lock (and files) before reporting
+  try {
+    if (central) refuseUnprotectedHistory(cfg, store);
+    strategy.restore(store.latest().strategyState);
+    const rec = store.recovery;
+    log(
+      rec.created
+        ? `store: created ${cfg.dataDir} (lineage ${lineage}, ${spec.model} with ${spec.size} values, ${itemIds.length} items)`
+        : `store: resumed ${cfg.dataDir} at model version ${store.modelVersion} after round ${store.round}` +
+            (rec.tornTail || rec.deletedOrphans.length ? ` (recovered: ${rec.tornTail ? 'torn log tail cut, ' : ''}${rec.deletedOrphans.length} uncommitted files removed)` : ''),
+    );
+    const allow = new Map(cfg.clients.allow.map((c) => [c.id, fromBase64(c.publicKey, 32, `clients.allow[${c.id}].publicKey`)]));
+    if (allow.size === 0) log('warning: clients.allow is empty: no client can connect (fedrec keygen prints a key to register)');
+    const verifier = new Ed25519Verifier();
+    const httpServer: HttpServer = createServer();
+    // socket.io enforces this before authentication: the largest legal update plus room for the JSON fields
+    const proxMu = s.name === 'fedprox' ? (strategy as { proxMu?: number }).proxMu ?? s.proxMu : 0;
+    const engineCfg = engineConfig(cfg, spec.size, proxMu);
+    const io = new IoServer(httpServer, { maxHttpBufferSize: engineCfg.maxUpdateBytes + 64 * 1024, serveClient: false });
+    const adapter = new SocketAdapter(io, new Handshake(allow, verifier), log);
+    const serverEval = cfg.evaluation.serverData ? await serverEvaluator(cfg.evaluation.serverData, itemIds, spec, log) : undefined;
+    const privacy = central ? privacyController(cfg, spec.size, store, log) : undefined;
+    if (!central) {
+      const charged = store.records({ from: 1, limit: Number.MAX_SAFE_INTEGER }).filter((r) => r.privacy?.charged === true).length;
+      if (charged > 0) log(`privacy: warning: ${charged} rounds of this store ran under central DP, but privacy.mode is 'none': models published from now on are not protected`);
+    }
+    const engine = new RoundEngine({
+      privacy,
+      serverEval,
+      config: engineCfg,
+      store,
+      strategy,
+      transport: adapter,
+      verifier,
+      sha512: sha512Native,
+      publicKeyOf: (id) => allow.get(id),
+      log,
+    });
+    adapter.attach(engine);
+    let bytesOut = 0;
+    const metrics = createMetrics(engine, adapter, () => bytesOut);
+    httpServer.on('request', createHttpApp({ engine, store, catalog: { items }, metrics, redactRounds: central, connected: () => adapter.connected, onBytesOut: (n) => (bytesOut += n) }));
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(cfg.port, cfg.host, () => resolve());
+    });
+    const port = (httpServer.address() as AddressInfo).port;
+    const url = `http://${cfg.host}:${port}`;
+    const done = engine.run();
+    return {
+      url,
+      port,
+      engine,
+      store,
+      done,
+      async close() {
+        engine.stop();
+        await done.catch(() => {});
+        io.close();
+        await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close().catch(() => {});
+    throw err;
   }
-  const engine = new RoundEngine({
-    privacy,
-    serverEval,
-    config: engineCfg,
-    store,
-    strategy,
-    transport: adapter,
-    verifier,
-    sha512: sha512Native,
-    publicKeyOf: (id) => allow.get(id),
-    log,
-  });
-  adapter.attach(engine);
-  let bytesOut = 0;
-  const metrics = createMetrics(engine, adapter, () => bytesOut);
-  httpServer.on('request', createHttpApp({ engine, store, catalog: { items }, metrics, redactRounds: central, connected: () => adapter.connected, onBytesOut: (n) => (bytesOut += n) }));
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(cfg.port, cfg.host, () => resolve());
-  });
-  const port = (httpServer.address() as AddressInfo).port;
-  const url = `http://${cfg.host}:${port}`;
-  const done = engine.run();
-  return {
-    url,
-    port,
-    engine,
-    store,
-    done,
-    async close() {
-      engine.stop();
-      await done.catch(() => {});
-      io.close();
-      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      await store.close();
-    },
-  };
 }

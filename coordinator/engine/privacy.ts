@@ -29,8 +29,10 @@ export interface PrivacySettings {
   noiseMultiplier: number | 'auto';
   /** unit 'user': each client's per-user Poisson rate. */
   sampleRate?: number;
-  /** unit 'user': users over all clients (public). */
-  population?: number;
+  /** Users over all clients (unit 'user') or clients (unit 'client'); public. The denominator is rate × population. */
+  population: number;
+  /** Largest weight (contributions) of one update: 1 at unit 'client'. */
+  maxContributions: number;
   clip: { norm: number } | { adaptive: Partial<AdaptiveClipConfig> & { initialNorm: number } };
 }
 
@@ -101,6 +103,8 @@ export class PrivacyController {
   private readonly random: RandomSource;
   private readonly log: (line: string) => void;
   private z: number | null;
+  /** z of the last charged round when noiseMultiplier is 'auto' (reused so a restart keeps the calibration). */
+  private zFromLedger: number | null = null;
   private clip: number;
   private charged = 0;
   private lastCovered: boolean | null = null;
@@ -114,6 +118,10 @@ export class PrivacyController {
     this.z = typeof s.noiseMultiplier === 'number' ? s.noiseMultiplier : null;
     this.clip = 'norm' in s.clip ? s.clip.norm : s.clip.adaptive.initialNorm;
     for (const r of o.records) this.replay(r);
+    if (this.z === null && this.zFromLedger !== null) {
+      this.z = this.zFromLedger;
+      this.log(`privacy: noise multiplier ${this.z.toFixed(4)} from the ledger (calibrated when training started)`);
+    }
   }
 
   private get adaptive(): (AdaptiveClipConfig & { initialNorm: number }) | null {
@@ -141,9 +149,20 @@ export class PrivacyController {
     const z = num(p, 'noiseMultiplier', r.round);
     this.accountant.charge({ q, noiseMultiplier: z });
     this.charged++;
-    if (this.settings.noiseMultiplier === 'auto' && this.z === null) this.z = z;
-    this.clip = num(p, 'nextClipNorm', r.round);
+    if (this.settings.noiseMultiplier === 'auto') this.zFromLedger = z;
+    // an adaptive clip carries on from where the last adaptive round left it; a fixed clip is what the config says now
+    const next = num(p, 'nextClipNorm', r.round);
+    if (this.adaptive && p.countNoise !== null && p.countNoise !== undefined) this.clip = this.clampClip(next);
     this.lastCovered = p.covered === true;
+  }
+
+  /** Keeps an adaptive clip finite and within 10⁻⁶..10⁶ × its initial norm. */
+  private clampClip(c: number): number {
+    const a = this.adaptive;
+    if (!a) return c;
+    const lo = a.initialNorm * 1e-6;
+    const hi = a.initialNorm * 1e6;
+    return Number.isFinite(c) ? Math.min(hi, Math.max(lo, c)) : a.initialNorm;
   }
 
   /** Rounds charged so far. */
@@ -154,11 +173,12 @@ export class PrivacyController {
   /** The sampling rate of one round given the clients eligible now. */
   private rate(eligible: number): { q: number; covered: boolean; expected: number } {
     const s = this.settings;
-    if (s.unit === 'user') return { q: s.sampleRate!, covered: true, expected: s.sampleRate! * s.population! };
+    if (s.unit === 'user') return { q: s.sampleRate!, covered: true, expected: s.sampleRate! * s.population };
     const sel = this.o.selection;
-    if (sel.sampleRate !== undefined) return { q: sel.sampleRate, covered: true, expected: sel.sampleRate * eligible };
+    if (sel.sampleRate !== undefined) return { q: sel.sampleRate, covered: true, expected: sel.sampleRate * s.population };
+    // fixed-size selection: the inclusion chance among the clients connected now, which the Poisson analysis does not cover
     const q = Math.min(sel.clientsPerRound, sel.maxClients, eligible) / eligible;
-    return { q, covered: false, expected: q * eligible };
+    return { q, covered: false, expected: q * s.population };
   }
 
   /** The next round's parameters, or why it must not run (budget exhausted, impossible settings). */
@@ -211,7 +231,7 @@ export class PrivacyController {
 
   /** finish() options: noise on the grid, then divide by the expected count. Records the noise it added. */
   aggregateOptions(p: RoundPrivacy, size: number): { options: AggregateOptions; noiseStddev: number } {
-    const grid = planGridNoise(p.clipNorm, p.updateNoiseMultiplier, size);
+    const grid = planGridNoise(p.clipNorm, p.updateNoiseMultiplier, size, this.settings.maxContributions);
     return { options: { denominator: p.expected, beforeDivide: (sum) => addGridNoise(sum, grid, this.random) }, noiseStddev: grid.stddev };
   }
 
@@ -221,7 +241,7 @@ export class PrivacyController {
     if (!a || p.countNoise === null) return { next: p.clipNorm, fractionUnder: null };
     const noisy = noisyCount(clipCountSum, 2 * p.countNoise, this.random);
     const fractionUnder = fractionUnderClip(noisy, p.expected);
-    return { next: nextClipNorm(p.clipNorm, fractionUnder, a.targetQuantile, a.learningRate), fractionUnder };
+    return { next: this.clampClip(nextClipNorm(p.clipNorm, fractionUnder, a.targetQuantile, a.learningRate)), fractionUnder };
   }
 
   /** The ledger entry a released round carries (charged: true), written with the round. */

@@ -193,27 +193,33 @@ export class RoundEngine extends EventEmitter {
   /** Runs rounds until `totalRounds` model versions exist or stop() is called. */
   async run(): Promise<void> {
     while (!this.stopped && this.deps.store.modelVersion < this.deps.config.totalRounds) {
+      // the budget is checked before waiting too, so a spent ledger shows at once after a restart
+      if (this.deps.privacy && !this.planOrStop(Math.max(1, this.connected.size))) break;
       await this.waitForClients();
       if (this.stopped) break;
       let plan: RoundPrivacy | null = null;
       if (this.deps.privacy) {
-        const p = this.deps.privacy.plan(this.connected.size);
-        if (!p.ok) {
-          this.log(`stopping before round ${this.deps.store.round + 1}: ${p.reason}`);
-          if (p.exhausted) {
-            this.setState('budget-exhausted');
-            this.emit('budget-exhausted', p.reason);
-          }
-          this.stopReason = p.reason;
-          break;
-        }
-        plan = p.round;
+        plan = this.planOrStop(this.connected.size);
+        if (!plan) break;
       }
       await this.runRound(plan);
       if (this.deps.config.pauseMs > 0) await this.notifierWait(this.deps.config.pauseMs);
     }
     if (this.state !== 'budget-exhausted') this.state = 'stopped';
     this.emit('stopped');
+  }
+
+  /** The next round's privacy plan, or null after stopping the engine with the reason. */
+  private planOrStop(eligible: number): RoundPrivacy | null {
+    const p = this.deps.privacy!.plan(eligible);
+    if (p.ok) return p.round;
+    this.log(`stopping before round ${this.deps.store.round + 1}: ${p.reason}`);
+    if (p.exhausted) {
+      this.setState('budget-exhausted');
+      this.emit('budget-exhausted', p.reason);
+    }
+    this.stopReason = p.reason;
+    return null;
   }
 
   private async notifierWait(ms: number): Promise<void> {
@@ -449,7 +455,9 @@ export class RoundEngine extends EventEmitter {
         size: this.global.length,
         maxBytes: c.maxUpdateBytes,
         clipNorm: c.clipNorm,
-        dp: r.privacy ? { unit: this.deps.privacy!.settings.unit, clipNorm: r.privacy.clipNorm, clipCount: r.privacy.countNoise !== null } : null,
+        dp: r.privacy
+          ? { unit: this.deps.privacy!.settings.unit, clipNorm: r.privacy.clipNorm, clipCount: r.privacy.countNoise !== null, maxWeight: this.deps.privacy!.settings.maxContributions }
+          : null,
         publicKey: key,
         verifier: this.deps.verifier,
         sha512: this.deps.sha512,

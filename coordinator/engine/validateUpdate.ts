@@ -38,7 +38,7 @@ export interface UpdateContext {
    * the sensitivity the noise is calibrated to; clipCount is required when
    * adaptive clipping asks for it.
    */
-  dp?: { unit: 'user' | 'client'; clipNorm: number; clipCount: boolean } | null;
+  dp?: { unit: 'user' | 'client'; clipNorm: number; clipCount: boolean; maxWeight: number } | null;
   publicKey: Uint8Array;
   verifier: SignatureVerifier;
   sha512: (bytes: Uint8Array) => Uint8Array;
@@ -64,8 +64,8 @@ function checkWeight(u: Update, ctx: UpdateContext): void {
     return;
   }
   if (dp.unit === 'client' && u.weight !== 1) fail('schema', `weight must be 1 under client-level DP (one contribution per client), got ${u.weight}`);
-  if (!Number.isSafeInteger(u.weight) || u.weight < 0 || u.weight > MAX_WEIGHT) {
-    fail('schema', `weight must be the number of contributions, an integer in [0, ${MAX_WEIGHT}], got ${u.weight}`);
+  if (!Number.isSafeInteger(u.weight) || u.weight < 0 || u.weight > dp.maxWeight) {
+    fail('schema', `weight must be the number of contributions, an integer in [0, ${dp.maxWeight}], got ${u.weight}`);
   }
   if (dp.clipCount) {
     const k = u.clipCount;

@@ -21,10 +21,20 @@ export interface HttpDeps {
   redactRounds?: boolean;
 }
 
-/** The part of a round record that central DP lets the API publish. */
+/**
+ * The part of a round record that central DP lets the API publish: outcome,
+ * versions and the ledger entry without the realised number of contributions.
+ * Timings go too: a round's duration grows with the users the slowest client
+ * sampled.
+ */
 export function redactRecord(r: RoundRecord): Partial<RoundRecord> {
-  const { round, outcome, fromVersion, modelVersion, lineage, strategy, reason, privacy, timings } = r;
-  return { round, outcome, fromVersion, modelVersion, lineage, strategy, ...(reason !== undefined ? { reason } : {}), ...(privacy ? { privacy } : {}), timings };
+  const { round, outcome, fromVersion, modelVersion, lineage, strategy, reason, privacy } = r;
+  let ledger: RoundRecord['privacy'];
+  if (privacy) {
+    const { contributions: _realised, ...rest } = privacy;
+    ledger = rest;
+  }
+  return { round, outcome, fromVersion, modelVersion, lineage, strategy, ...(reason !== undefined ? { reason } : {}), ...(ledger ? { privacy: ledger } : {}) };
 }
 
 function intParam(req: Request, name: string): number | null {

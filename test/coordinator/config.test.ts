@@ -30,9 +30,20 @@ describe('privacy config', () => {
     expect(refusal(() => central({ sampleRate: 0.1, population: 10 }, { rounds: { sampleRate: 0.5 } }))).toMatch(/rounds\.sampleRate: must be unset with privacy unit 'user'/);
   });
 
+  it('refuses settings that would break the sensitivity or the sampling the accountant assumes', () => {
+    const user = { sampleRate: 0.1, population: 100 };
+    expect(refusal(() => central(user, { codec: 'int8' }))).toMatch(/codec: must be 'f32' with privacy unit 'user'/);
+    expect(refusal(() => central(user, { codec: 'f16' }))).toMatch(/codec: must be 'f32'/);
+    expect(central({ unit: 'client', population: 5 }, { codec: 'int8' }).codec).toBe('int8'); // the coordinator clips each decoded client update
+    expect(refusal(() => central(user, { rounds: { overSelect: 0.2 } }))).toMatch(/rounds\.overSelect: must be 0 in central DP mode/);
+    expect(refusal(() => central({ unit: 'client' }))).toMatch(/privacy\.population: is required with unit 'client' when clients\.allow is empty/);
+    expect(refusal(() => central({ unit: 'client', population: 5, maxUsersPerClient: 3 }))).toMatch(/privacy\.maxUsersPerClient: applies to unit 'user' only/);
+    expect(central({ ...user, maxUsersPerClient: 40 }).privacy.maxUsersPerClient).toBe(40);
+  });
+
   it('client level takes q from rounds.sampleRate, not privacy.sampleRate', () => {
-    expect(refusal(() => central({ unit: 'client', sampleRate: 0.1 }))).toMatch(/privacy\.sampleRate: applies to unit 'user' only/);
-    expect(central({ unit: 'client' }, { rounds: { sampleRate: 0.3 } }).rounds.sampleRate).toBe(0.3);
+    expect(refusal(() => central({ unit: 'client', sampleRate: 0.1, population: 5 }))).toMatch(/privacy\.sampleRate: applies to unit 'user' only/);
+    expect(central({ unit: 'client', population: 5 }, { rounds: { sampleRate: 0.3 } }).rounds.sampleRate).toBe(0.3);
   });
 
   it("refuses weighting by examples under DP (the sum is divided by the expected count), and bad values by field", () => {

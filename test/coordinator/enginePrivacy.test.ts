@@ -15,7 +15,7 @@ import { fill, makeHarness, makeUpdate, SIZE, type Harness } from './engineHarne
 const DELTA = 1e-5;
 
 function settings(over: Partial<PrivacySettings> = {}): PrivacySettings {
-  return { mode: 'central', unit: 'user', targetEpsilon: 100, delta: DELTA, noiseMultiplier: 1, sampleRate: 0.5, population: 30, clip: { norm: 1 }, ...over };
+  return { mode: 'central', unit: 'user', targetEpsilon: 100, delta: DELTA, noiseMultiplier: 1, sampleRate: 0.5, population: 30, maxContributions: 30, clip: { norm: 1 }, ...over };
 }
 
 function controller(s: PrivacySettings, totalRounds: number, seed = 1) {
@@ -36,12 +36,13 @@ afterEach(async () => {
   h = null;
 });
 
-async function dpHarness(s: PrivacySettings, totalRounds: number, o: { dir?: string; deadlineMs?: number } = {}): Promise<Harness> {
+/** `planned`: the rounds an auto noise multiplier is calibrated for (default totalRounds). */
+async function dpHarness(s: PrivacySettings, totalRounds: number, o: { dir?: string; deadlineMs?: number; planned?: number } = {}): Promise<Harness> {
   return makeHarness({
     dir: o.dir,
     config: { totalRounds, clientsPerRound: 1, minClients: 3, quorum: 3, deadlineMs: o.deadlineMs ?? 2000 },
     strategy: { weighting: 'uniform' },
-    privacy: controller(s, totalRounds),
+    privacy: controller(s, o.planned ?? totalRounds),
   });
 }
 
@@ -126,6 +127,9 @@ describe('central DP in the round engine', () => {
     h.engine.on('refusal', (_id: string, code: string, msg: string) => refusals.push(`${code}: ${msg}`));
     h.engine.receiveUpdate('alice', makeUpdate(alice, task, fill(0), { weight: 1.5 }));
     expect(refusals.pop()).toMatch(/^schema: weight must be the number of contributions/);
+    // more contributions than one client may hold (maxContributions 30): refused, whatever the norm
+    h.engine.receiveUpdate('alice', makeUpdate(alice, task, new Float32Array(SIZE), { weight: 31 }));
+    expect(refusals.pop()).toMatch(/^schema: weight must be the number of contributions, an integer in \[0, 30\], got 31/);
     const over = new Float32Array(SIZE);
     over[0] = 2.5;
     h.engine.receiveUpdate('alice', makeUpdate(alice, task, over, { weight: 2 }));
@@ -149,7 +153,7 @@ describe('central DP in the round engine', () => {
     h = await makeHarness({
       config: { totalRounds: 1, clientsPerRound: 3, minClients: 3, quorum: 1, deadlineMs: 2000 },
       strategy: { weighting: 'uniform' },
-      privacy: controller(settings({ unit: 'client', sampleRate: undefined, population: undefined }), 1),
+      privacy: controller(settings({ unit: 'client', sampleRate: undefined, population: 3, maxContributions: 1 }), 1),
     });
     const alice = h.clients.get('alice')!;
     const run = h.start();
@@ -165,6 +169,29 @@ describe('central DP in the round engine', () => {
     // fixed-size selection of 1 of 3: q = 1/3, flagged as not covered by the Poisson analysis
     expect(p.covered).toBe(false);
     expect(p.q).toBeCloseTo(1 / 3, 15);
+  });
+
+  it('at client level with Poisson client sampling the round is covered and divides by q × population', async () => {
+    h = await makeHarness({
+      config: { totalRounds: 1, clientsPerRound: 3, sampleRate: 0.999999, minClients: 3, quorum: 1, deadlineMs: 2000 },
+      strategy: { weighting: 'uniform' },
+      privacy: (store) =>
+        new PrivacyController({
+          settings: settings({ unit: 'client', sampleRate: undefined, population: 40, maxContributions: 1 }),
+          selection: { sampleRate: 0.999999, clientsPerRound: 3, maxClients: 1000 },
+          totalRounds: 1,
+          size: SIZE,
+          records: store.records(),
+          random: new SeededRandomSource(3),
+        }),
+    });
+    zeroSums(h, 1);
+    await h.start();
+    const p = h.rounds[0].privacy!;
+    expect(p.covered).toBe(true);
+    expect(p.q).toBe(0.999999);
+    // the registered population (40), not the 3 connected clients
+    expect(p.expectedContributions).toBeCloseTo(0.999999 * 40, 12);
   });
 
   it('adaptive clipping: clip counts are required and checked; the clip moves geometrically and the next task carries it', async () => {
@@ -232,10 +259,85 @@ describe('central DP in the round engine', () => {
     // a ledger charged per user cannot continue per client
     await h.close(false);
     h = null;
-    await expect(dpHarness(settings({ unit: 'client', sampleRate: undefined, population: undefined }), 10, { dir })).rejects.toThrow(
+    await expect(dpHarness(settings({ unit: 'client', sampleRate: undefined, population: 3, maxContributions: 1 }), 10, { dir })).rejects.toThrow(
       /round 1 was charged with privacy unit 'user' but the configuration says 'client'/,
     );
     rmSync(join(dir, '..'), { recursive: true, force: true });
+  });
+
+  it('after a restart a fixed clip is what the config says now, an adaptive clip carries on, and an auto z is reused', async () => {
+    const adaptive = settings({ noiseMultiplier: 'auto', targetEpsilon: 50, clip: { adaptive: { initialNorm: 1 } } });
+    h = await dpHarness(adaptive, 1, { planned: 3 });
+    for (const id of h.clients.keys()) h.behaviours.set(id, () => ({ delta: new Float32Array(SIZE), weight: 2, clipCount: 2 }));
+    await h.start();
+    const r1 = h.rounds[0].privacy!;
+    const dir = h.dir;
+    await h.close(false);
+    // adaptive again: the next task's clip is round 1's nextClipNorm, z is round 1's
+    h = await dpHarness({ ...adaptive }, 2, { dir, planned: 3 });
+    for (const id of h.clients.keys()) h.behaviours.set(id, () => ({ delta: new Float32Array(SIZE), weight: 2, clipCount: 2 }));
+    await h.start();
+    const t2 = h.transport.of('task').find((t) => t.msg.round === 2)!.msg;
+    expect(t2.privacy.clipNorm).toBe(r1.nextClipNorm);
+    expect(h.rounds.at(-1)!.privacy!.noiseMultiplier).toBe(r1.noiseMultiplier);
+    await h.close(false);
+    // now a fixed clip of 0.25: the config wins over the ledger's adaptive clip
+    h = await dpHarness(settings({ noiseMultiplier: 'auto', targetEpsilon: 50, clip: { norm: 0.25 } }), 3, { dir, planned: 3 });
+    zeroSums(h);
+    await h.start();
+    expect(h.transport.of('task').find((t) => t.msg.round === 3)!.msg.privacy.clipNorm).toBe(0.25);
+    expect(h.rounds.at(-1)!.privacy!.noiseMultiplier).toBe(r1.noiseMultiplier);
+  });
+
+  it('shows budget-exhausted right after a restart on a spent ledger, before any client connects', async () => {
+    const target = (epsilonFor(0.5, 1, 1, DELTA) + epsilonFor(0.5, 1, 2, DELTA)) / 2;
+    h = await dpHarness(settings({ targetEpsilon: target }), 5);
+    zeroSums(h);
+    await h.start();
+    expect(h.engine.state).toBe('budget-exhausted');
+    const dir = h.dir;
+    await h.close(false);
+    h = await makeHarness({
+      dir,
+      join: false,
+      config: { totalRounds: 5, clientsPerRound: 1, minClients: 3, quorum: 3, deadlineMs: 2000 },
+      strategy: { weighting: 'uniform' },
+      privacy: controller(settings({ targetEpsilon: target }), 5),
+    });
+    await h.start(); // returns at once: nobody is connected, and nobody needs to be
+    expect(h.engine.state).toBe('budget-exhausted');
+    expect(h.transport.of('task')).toEqual([]);
+  });
+
+  it('charges a round whose noise was drawn even if its result is then abandoned, and the charge survives a restart', async () => {
+    h = await dpHarness(settings(), 1);
+    zeroSums(h);
+    h.strategy.apply = () => {
+      throw new Error('server step exploded');
+    };
+    h.engine.once('round', () => h!.engine.stop()); // an abandoned round does not advance the version: stop after one
+    await h.start();
+    const r = h.rounds[0];
+    expect(r.outcome).toBe('abandoned');
+    expect(r.reason).toMatch(/server step exploded/);
+    expect(r.privacy!.charged).toBe(true);
+    expect(h.engine.privacyStatus().rounds).toBe(1);
+    const dir = h.dir;
+    await h.close(false);
+    h = await dpHarness(settings(), 1, { dir });
+    expect(h.engine.privacyStatus().rounds).toBe(1);
+    expect(h.engine.privacyStatus().epsilon!).toBeCloseTo(epsilonFor(0.5, 1, 1, DELTA), 10);
+  });
+
+  it('a round stopped before its noise is drawn releases nothing and is not charged', async () => {
+    h = await dpHarness(settings(), 3);
+    const run = h.start();
+    await h.transport.task(1);
+    h.engine.stop();
+    await run;
+    expect(h.rounds.map((r) => r.outcome)).toEqual(['abandoned']);
+    expect(h.rounds[0].privacy).toBeUndefined();
+    expect(h.engine.privacyStatus().rounds).toBe(0);
   });
 
   it('refuses a strategy that weighs updates by examples', async () => {

@@ -8,6 +8,7 @@ import { parseCoordinatorConfig } from '../../coordinator/config.ts';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
 import { epsilonFor } from '../../privacy/index.ts';
 import { initBackend } from '../../recommender/index.ts';
+import { ConfigError } from '../../coordinator/config.ts';
 import { getJson, makeConfig, makeIdentity, metricValue, removeTempDirs, startClient, tempDir, waitFor, type InProcessClient } from './helpers.ts';
 
 let coordinator: RunningCoordinator | null = null;
@@ -36,7 +37,7 @@ describe('central user-level DP over real sockets', () => {
     const target = (epsilonFor(q, z, 2, delta) + epsilonFor(q, z, 3, delta)) / 2;
     const cfg = {
       ...makeConfig({ dataDir: join(tempDir(), 'data'), data, clients: ids, rounds: { total: 5, clientsPerRound: 1, minClients: 3, quorum: 3, deadlineSeconds: 60 } }),
-      privacy: { mode: 'central', unit: 'user', sampleRate: q, population: 300, noiseMultiplier: z, targetEpsilon: target, delta, clip: { norm: 0.05 } },
+      privacy: { mode: 'central', unit: 'user', sampleRate: q, population: 300, noiseMultiplier: z, targetEpsilon: target, delta, clip: { norm: 1e-5 } },
     };
     coordinator = await startCoordinator(parseCoordinatorConfig(cfg));
     const c = coordinator;
@@ -61,21 +62,25 @@ describe('central user-level DP over real sockets', () => {
       expect(r.privacy!.expectedContributions).toBeCloseTo(60, 12);
       expect(r.privacy!.epsilon as number).toBeCloseTo(epsilonFor(q, z, i + 1, delta), 10);
     }
-    // the clip bound binds: per-user deltas were longer than 0.05
+    // the clip bound binds: per-user deltas were longer than 1e-5
     expect(clients.some((x) => x.reports.some((rep) => rep.clipped))).toBe(true);
 
     const status = await getJson(`${c.url}/api/status`);
     expect(status.body.state).toBe('budget-exhausted');
     expect(status.body.stopReason).toMatch(/privacy budget exhausted/);
     const privacy = await getJson(`${c.url}/api/privacy`);
-    expect(privacy.body).toMatchObject({ mode: 'central', unit: 'user', delta, targetEpsilon: target, rounds: 2, noiseMultiplier: z, clip: 0.05, covered: true });
+    expect(privacy.body).toMatchObject({ mode: 'central', unit: 'user', delta, targetEpsilon: target, rounds: 2, noiseMultiplier: z, clip: 1e-5, covered: true });
     expect(privacy.body.epsilon).toBeCloseTo(epsilonFor(q, z, 2, delta), 10);
     const rounds = await getJson(`${c.url}/api/rounds`);
     for (const r of rounds.body) {
       expect(r).not.toHaveProperty('participants');
       expect(r).not.toHaveProperty('selected');
       expect(r).not.toHaveProperty('metrics');
+      // the realised number of users and the round's duration (which grows with it) are not noised either
+      expect(r).not.toHaveProperty('timings');
+      expect(r.privacy).not.toHaveProperty('contributions');
       expect(r.privacy.charged).toBe(true);
+      expect(r.privacy.expectedContributions).toBeCloseTo(60, 12);
     }
     const one = await getJson(`${c.url}/api/rounds/1`);
     expect(one.body).not.toHaveProperty('participants');
@@ -83,5 +88,27 @@ describe('central user-level DP over real sockets', () => {
     expect(metricValue(metrics, 'fedrec_privacy_epsilon')).toBeCloseTo(privacy.body.epsilon, 10);
     expect(metricValue(metrics, 'fedrec_privacy_target_epsilon')).toBeCloseTo(target, 10);
     expect(metricValue(metrics, 'fedrec_privacy_rounds_charged')).toBe(2);
+    // training defaulted to SGD under DP
+    expect(clients[0].logs.join('\n')).toMatch(/users sampled/);
   }, 120_000);
+
+  it('refuses to turn central DP on over a data directory that already published models without it', async () => {
+    const data = 'synthetic:merchants=2,users=100';
+    const ids = ['m0', 'm1'].map(makeIdentity);
+    const base = makeConfig({ dataDir: join(tempDir(), 'data'), data, clients: ids, rounds: { total: 1, clientsPerRound: 2, minClients: 2, quorum: 2, deadlineSeconds: 60 }, evaluate: false });
+    coordinator = await startCoordinator(parseCoordinatorConfig(base));
+    const c = coordinator;
+    clients.push(...ids.map((id, i) => startClient(c.url, id, data, `m${i}`)));
+    await waitFor(() => c.engine.state === 'stopped', 60_000, 'one plain round');
+    await Promise.all(clients.splice(0).map((x) => x.stop()));
+    await c.close();
+    coordinator = null;
+    const dp = { ...base, privacy: { mode: 'central', unit: 'user', sampleRate: 0.5, population: 100 } };
+    const err = await startCoordinator(parseCoordinatorConfig(dp)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(/already holds 1 model versions trained without differential privacy .* must start from a new dataDir/);
+    // the refused start released the directory's lock: the plain configuration opens it again
+    coordinator = await startCoordinator(parseCoordinatorConfig(base));
+    expect(coordinator.store.round).toBe(1);
+  }, 90_000);
 });

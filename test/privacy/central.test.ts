@@ -4,6 +4,7 @@
 // the noised count. Expected values are computed by hand in the comments or
 // follow from the mechanism's definition; the statistics use a seeded source
 // and tolerances of a few standard errors.
+import { Rng } from '../../recommender/random.ts';
 import { describe, expect, it } from 'vitest';
 import { GRID_FACTOR, addGridNoise, noisyCount, planGridNoise } from '../../privacy/central/index.ts';
 import { SeededRandomSource } from '../../privacy/noise/index.ts';
@@ -29,22 +30,26 @@ describe('GRID_FACTOR', () => {
   });
 });
 
+// With the default W = 1 contribution per update, float32 rounding of the update adds 2⁻²⁴·(2W + 1) = 3·2⁻²⁴ of C.
+const F1 = 1 + 3 / 2 ** 24;
+
 describe('planGridNoise', () => {
-  it('d = 100: K = 1000·10 = 10000, sensitivity 10010, σ² = ⌈10010²⌉ + 1', () => {
+  it('d = 100: K = 1000·10 = 10000, sensitivity 10000·(1 + 3·2⁻²⁴) + 10, σ² rounded up from its square', () => {
     const C = 0.5;
     const p = planGridNoise(C, 1, 100);
     expect(p.size).toBe(100);
     expect(p.clipNorm).toBe(C);
     expect(p.noiseMultiplier).toBe(1);
     expect(p.scale).toBe(10000);
-    expect(p.sensitivity).toBe(10010);
-    // 10010² = 100200100 exactly; rounded up and never below it.
+    expect(p.sensitivity).toBeCloseTo(10000 * F1 + 10, 9); // 10010.00178813934
+    // (10010.00178813934)² = 100200135.8; rounded up and never below it.
+    const sq = (10000 * F1 + 10) ** 2;
     expect(p.sigma2.den).toBe(1n);
-    expect(p.sigma2.num >= 100200100n).toBe(true);
-    expect(p.sigma2.num < 100200102n).toBe(true);
+    expect(Number(p.sigma2.num)).toBeGreaterThanOrEqual(sq);
+    expect(Number(p.sigma2.num)).toBeLessThan(sq + 2);
     expect(p.step).toBeCloseTo(0.5 / 10000, 18);
-    // z·C·(1 + √d/K) = 0.5·(1 + 10/10000) = 0.5005
-    expect(relErr(p.stddev, 0.5005)).toBeLessThan(1e-6);
+    // z·C·(F1 + √d/K) = 0.5·(1.00000018 + 10/10000) ≈ 0.5005
+    expect(relErr(p.stddev, 0.5 * (F1 + 0.001))).toBeLessThan(1e-6);
   });
 
   it('d = 12: K = ⌈1000·3.4641016…⌉ = 3465', () => {
@@ -53,17 +58,17 @@ describe('planGridNoise', () => {
     const p = planGridNoise(C, z, 12);
     expect(p.scale).toBe(3465);
     const root12 = 3.4641016151377544;
-    expect(p.sensitivity).toBeCloseTo(3465 + root12, 9);
-    // σ = 0.7·(3465 + 3.4641016…) = 2427.9248711…, σ² = 5894817.18…
-    const sigma = z * (3465 + root12);
-    expect(sigma).toBeCloseTo(2427.92487113, 6);
+    expect(p.sensitivity).toBeCloseTo(3465 * F1 + root12, 9);
+    // σ = 0.7·(3465·F1 + 3.4641016…) ≈ 2427.9253
+    const sigma = z * (3465 * F1 + root12);
+    expect(sigma).toBeCloseTo(2427.92487113 + 0.7 * 3465 * (3 / 2 ** 24), 6);
     const lo = sigma * sigma;
     expect(Number(p.sigma2.num)).toBeGreaterThanOrEqual(lo);
     expect(Number(p.sigma2.num)).toBeLessThan(lo + 2);
     expect(p.sigma2.den).toBe(1n);
     expect(p.step).toBeCloseTo(2 / 3465, 15);
-    // z·C·(1 + √d/K) = 1.4·(1 + 3.4641016/3465)
-    expect(relErr(p.stddev, z * C * (1 + root12 / 3465))).toBeLessThan(1e-6);
+    // z·C·(F1 + √d/K) = 1.4·(F1 + 3.4641016/3465)
+    expect(relErr(p.stddev, z * C * (F1 + root12 / 3465))).toBeLessThan(1e-6);
   });
 
   it('the scale is ⌈1000·√d⌉ for several sizes (hand values)', () => {
@@ -91,18 +96,18 @@ describe('planGridNoise', () => {
           const root = Math.sqrt(d);
           expect(p.scale).toBeGreaterThanOrEqual(1000 * root);
           expect(p.scale).toBeLessThan(1000 * root + 1);
-          expect(p.sensitivity / p.scale).toBeLessThanOrEqual(1 + 1 / GRID_FACTOR + 1e-15);
-          const target = (z * (p.scale + root)) ** 2;
+          expect(p.sensitivity / p.scale).toBeLessThanOrEqual(F1 + 1 / GRID_FACTOR + 1e-15);
+          const target = (z * (p.scale * F1 + root)) ** 2;
           expect(Number(p.sigma2.num)).toBeGreaterThanOrEqual(target);
           expect(Number(p.sigma2.num)).toBeLessThan(target + 2 + target * 1e-15);
           expect(relErr(p.step, C / p.scale)).toBeLessThan(1e-15);
           // σ² is rounded up by less than 2 grid units²: the model-unit stddev is never below
-          // z·C·(1 + √d/K) and above it by a factor below √(1 + 2/σ²) ≤ 1 + 1/σ²
-          const ideal = z * C * (1 + root / p.scale);
+          // z·C·(F1 + √d/K) and above it by a factor below √(1 + 2/σ²) ≤ 1 + 1/σ²
+          const ideal = z * C * (F1 + root / p.scale);
           expect(p.stddev).toBeGreaterThanOrEqual(ideal * (1 - 1e-15));
           expect(p.stddev).toBeLessThanOrEqual(ideal * (1 + 1 / target + 1e-15));
           if (target >= 1e6) expect(relErr(p.stddev, ideal)).toBeLessThan(1e-6);
-          expect(ideal).toBeLessThanOrEqual(1.001 * z * C * (1 + 1e-15));
+          expect(ideal).toBeLessThanOrEqual((1.001 + 3 / 2 ** 24) * z * C * (1 + 1e-15));
         }
       }
     }
@@ -283,5 +288,42 @@ describe('noisyCount', () => {
     expect(() => noisyCount(3, -1, rng)).toThrow(RangeError);
     expect(() => noisyCount(3, NaN, rng)).toThrow(RangeError);
     expect(() => noisyCount(3, Infinity, rng)).toThrow(RangeError);
+  });
+});
+
+describe('the grid sensitivity bound (what the noise is calibrated to)', () => {
+  it('holds for random neighbouring sums: ‖round(S/γ) − round(S′/γ)‖ ≤ K + √d when ‖S − S′‖ ≤ C', () => {
+    const rng = new Rng(11);
+    for (const d of [1, 7, 100, 5000]) {
+      const C = 0.3;
+      const p = planGridNoise(C, 0, d);
+      const k = p.scale / C;
+      for (let t = 0; t < 20; t++) {
+        const S = Float64Array.from({ length: d }, () => (rng.next() - 0.5) * 50);
+        const v = Float64Array.from({ length: d }, () => rng.next() - 0.5);
+        let n = 0;
+        for (const x of v) n += x * x;
+        const scale = (C * rng.next()) / Math.sqrt(n);
+        let sq = 0;
+        for (let i = 0; i < d; i++) sq += (Math.round(S[i] * k) - Math.round((S[i] + v[i] * scale) * k)) ** 2;
+        expect(Math.sqrt(sq)).toBeLessThanOrEqual(p.scale + Math.sqrt(d));
+      }
+    }
+  });
+
+  it('widens by the float32 rounding of a client sum of up to W contributions: K·(1 + 2⁻²⁴·(2W + 1)) + √d', () => {
+    const one = planGridNoise(1, 1, 100, 1);
+    const many = planGridNoise(1, 1, 100, 1_000_000);
+    // K = 10000, √d = 10
+    expect(one.sensitivity).toBeCloseTo(10000 * (1 + 3 / 2 ** 24) + 10, 9);
+    expect(many.sensitivity).toBeCloseTo(10000 * (1 + 2000001 / 2 ** 24) + 10, 9);
+    expect(many.stddev / one.stddev).toBeCloseTo(many.sensitivity / one.sensitivity, 6);
+    expect(() => planGridNoise(1, 1, 100, 0)).toThrow(/maxWeight/);
+  });
+
+  it('refuses sums so large that grid point + noise would not be exact in float64', () => {
+    const p = planGridNoise(1, 1, 4);
+    const s = Float64Array.of(0, 2 ** 52 / p.scale, 0, 0);
+    expect(() => addGridNoise(s, p, new SeededRandomSource(1))).toThrow(/within 2\^52 grid steps/);
   });
 });
