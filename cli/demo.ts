@@ -18,6 +18,7 @@ interface DemoFlags {
   dpQ: number;
   dpClip: number;
   dpLr: number;
+  dpOptimizer: 'sgd' | 'adam';
   dpDelta: number;
   keep?: boolean;
   verbose?: boolean;
@@ -36,14 +37,15 @@ export function demoCommand(): Command {
     .option('--dp <epsilon>', 'central user-level differential privacy with this target epsilon (noise calibrated for --rounds)', positiveNumber('--dp'))
     .option('--dp-q <rate>', 'with --dp: probability each merchant includes each shopper in a round', positiveNumber('--dp-q'), 0.2)
     .option('--dp-clip <norm>', "with --dp: L2 clip of each shopper's update", positiveNumber('--dp-clip'), 1.5)
-    .option('--dp-lr <x>', "with --dp: SGD learning rate of each shopper's local step", positiveNumber('--dp-lr'), 1)
+    .option('--dp-lr <x>', "with --dp: learning rate of each shopper's local step", positiveNumber('--dp-lr'), 1)
+    .option('--dp-optimizer <name>', "with --dp: each shopper's local optimizer: sgd | adam", oneOf('--dp-optimizer', ['sgd', 'adam'] as const), 'sgd')
     .option('--dp-delta <delta>', 'with --dp: delta', positiveNumber('--dp-delta'), 1e-5)
     .option('--keep', 'keep the demo directory (config, identities, checkpoints, round log)')
     .option('--verbose', 'show the coordinator and clients logs')
     .action(async (f: DemoFlags) => {
       if (f.dpQ > 1) throw new UsageError(`--dp-q must be at most 1, got ${f.dpQ}`);
       if (f.dpDelta >= 1) throw new UsageError(`--dp-delta must be below 1, got ${f.dpDelta}`);
-      const dp = f.dp === undefined ? undefined : { targetEpsilon: f.dp, sampleRate: f.dpQ, clipNorm: f.dpClip, delta: f.dpDelta, lr: f.dpLr };
+      const dp = f.dp === undefined ? undefined : { targetEpsilon: f.dp, sampleRate: f.dpQ, clipNorm: f.dpClip, delta: f.dpDelta, lr: f.dpLr, optimizer: f.dpOptimizer };
       await runDemo({ ...f, dp, keep: !!f.keep, print: (l) => console.log(l), log: f.verbose ? log : () => {} });
     });
 }

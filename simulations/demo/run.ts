@@ -18,7 +18,7 @@ export interface DemoOptions {
   seed: number;
   keep: boolean;
   /** Central user-level DP with this target ε (undefined: no DP). */
-  dp?: { targetEpsilon: number; sampleRate: number; clipNorm: number; delta: number; lr: number };
+  dp?: { targetEpsilon: number; sampleRate: number; clipNorm: number; delta: number; lr: number; optimizer: 'sgd' | 'adam' };
   print: (line: string) => void;
   log: (line: string) => void;
 }
@@ -70,7 +70,7 @@ export async function runDemo(o: DemoOptions): Promise<{ rows: CaseRow[]; second
     catalog: { fromData: spec },
     rounds: { total: o.rounds, clientsPerRound: o.merchants, minClients: o.merchants, quorum: Math.max(1, o.merchants - 1), deadlineSeconds: 120 },
     // under DP each shopper trains alone with SGD (DP-FedAvg); Adam's first step would spend the clip on noise
-    train: o.dp ? { epochs: 1, lr: o.dp.lr, batchSize: o.batchSize, optimizer: 'sgd' } : { epochs: 1, lr: o.lr, batchSize: o.batchSize },
+    train: o.dp ? { epochs: 1, lr: o.dp.lr, batchSize: o.batchSize, optimizer: o.dp.optimizer } : { epochs: 1, lr: o.lr, batchSize: o.batchSize },
     strategy: { name: 'fedavg' },
     clients: { allow },
     ...(o.dp
@@ -98,7 +98,7 @@ export async function runDemo(o: DemoOptions): Promise<{ rows: CaseRow[]; second
     o.print(`fedrec demo: ${o.merchants} merchants with their own shoppers (${spec}), ${o.model}, ${o.rounds} rounds of FedAvg`);
     if (o.dp) {
       o.print(
-        `central DP, user level: each merchant samples each shopper with q = ${o.dp.sampleRate}, trains on each alone (SGD, lr ${o.dp.lr}), clips each shopper's update to ${o.dp.clipNorm}; ` +
+        `central DP, user level: each merchant samples each shopper with q = ${o.dp.sampleRate}, trains on each alone (${o.dp.optimizer}, lr ${o.dp.lr}), clips each shopper's update to ${o.dp.clipNorm}; ` +
           `the coordinator adds noise for ε ≤ ${o.dp.targetEpsilon} at δ = ${o.dp.delta} after ${o.rounds} rounds`,
       );
     }
