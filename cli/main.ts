@@ -8,6 +8,7 @@ import { keygenCommand } from './keygen.ts';
 import { coordinatorCommand } from './coordinator.ts';
 import { clientCommand } from './client.ts';
 import { privacyCommand } from './privacy.ts';
+import { simulateCommand } from './simulate.ts';
 
 const program = new Command('fedrec')
   .description('federated e-commerce recommendations with differential privacy')
@@ -22,6 +23,7 @@ program.addCommand(coordinatorCommand());
 program.addCommand(clientCommand());
 program.addCommand(keygenCommand());
 program.addCommand(privacyCommand());
+program.addCommand(simulateCommand());
 
 try {
   await program.parseAsync(process.argv);

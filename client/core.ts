@@ -50,8 +50,15 @@ export interface ClientCoreDeps {
   /** The safetensors checkpoint of a model version. */
   fetchModel: (version: number) => Promise<Uint8Array>;
   send: ClientSend;
-  /** Uniform [0,1) for int8 stochastic rounding; a CSPRNG unless a simulation seeds it. */
+  /** Uniform [0,1) for int8 stochastic rounding and user sampling; a CSPRNG unless a simulation seeds it. */
   random?: () => number;
+  /**
+   * A model object to train in, owned by the caller (simulations share one
+   * among many virtual clients); its weights are overwritten at every sync and
+   * dispose() leaves it alone. Default: the core loads its own model from the
+   * first checkpoint.
+   */
+  model?: Model;
   log?: (line: string) => void;
 }
 
@@ -96,9 +103,17 @@ export class ClientCore {
     if (this.model && this.version === version && this.lineage === lineage) return this.model;
     const bytes = await this.deps.fetchModel(version);
     if (!this.model || this.lineage !== lineage) {
-      this.model?.dispose();
-      const { model, checkpoint } = loadModel(bytes);
-      this.model = model;
+      if (!this.deps.model) this.model?.dispose();
+      let checkpoint;
+      if (this.deps.model) {
+        checkpoint = readCheckpoint(bytes);
+        this.model = this.deps.model;
+        this.model.setWeights(checkpoint.weights);
+      } else {
+        const loaded = loadModel(bytes);
+        this.model = loaded.model;
+        checkpoint = loaded.checkpoint;
+      }
       if (!checkpoint.itemIds) throw new Error(`model version ${version} does not carry its catalog`);
       this.data = await this.deps.loadData(checkpoint.itemIds);
       this.log(`data: ${this.data.users} users, ${this.data.train.length} training sequences, ${this.data.unknownItemEvents} events on items outside the catalog skipped`);
@@ -155,7 +170,7 @@ export class ClientCore {
   }
 
   dispose(): void {
-    this.model?.dispose();
+    if (!this.deps.model) this.model?.dispose();
     this.model = null;
   }
 }
