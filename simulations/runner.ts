@@ -19,7 +19,7 @@ import { Store } from '../coordinator/store/index.ts';
 import { createStrategy } from '../coordinator/strategies/index.ts';
 import type { RoundRecord } from '../coordinator/types.ts';
 import { CryptoRandomSource, SeededRandomSource } from '../privacy/index.ts';
-import { CODEC_HEADER_BYTES } from '../protocol/index.ts';
+import { CODEC_HEADER_BYTES, PROTOCOL_VERSION, decode, encode, sha512, sign, toBase64, updateSigningBytes } from '../protocol/index.ts';
 import { Ed25519Verifier, sha512Native } from '../protocol/node/index.ts';
 import { Rng, createModel, evaluateModel, hashString, leaveOneOut, type Model, type ModelName, type UserSequence } from '../recommender/index.ts';
 import { loadDataset } from '../recommender/node/index.ts';
@@ -38,6 +38,8 @@ export interface RoundRow {
   'val_ndcg@10': number;
   epsilon: number | null;
   seconds: number;
+  /** Metrics from SimulationHooks.extraMetrics, when given. */
+  extra?: Record<string, number>;
 }
 
 export interface SimulationSummary {
@@ -80,6 +82,28 @@ export interface SimulationHooks {
   verbose?: boolean;
   /** After each committed round (with its validation metrics). */
   onRound?: (row: RoundRow) => void;
+  /**
+   * Sees every client's update as the coordinator receives it (the attack
+   * lab's adversary): the decoded payload, the client's user indices (into the
+   * data's sequences) and its weight. Called before the engine checks it.
+   */
+  observeUpdate?: (u: ObservedUpdate) => void;
+  /**
+   * Lets a simulation replace a client's update before it is signed (the
+   * attack lab's malicious clients): return a new delta, or undefined to keep
+   * the honest one.
+   */
+  tamper?: (clientId: string, round: number, delta: Float32Array) => Float32Array | undefined;
+  /** More metrics of each committed model (e.g. an attack's target exposure), merged into its row's `extra`. */
+  extraMetrics?: (model: Model, round: number) => Promise<Record<string, number>>;
+}
+
+export interface ObservedUpdate {
+  clientId: string;
+  round: number;
+  delta: Float32Array;
+  weight: number;
+  users: readonly number[];
 }
 
 /**
@@ -205,6 +229,7 @@ export async function runSimulation(cfg: SimulationConfig, dir: string, hooks: S
       'val_ndcg@10': m['ndcg@10'],
       epsilon: r.privacy ? (r.privacy.epsilon as number) : null,
       seconds: ((r.timings.committedAt ?? r.timings.closedAt) - r.timings.startedAt) / 1000,
+      ...(hooks.extraMetrics ? { extra: await hooks.extraMetrics(model, r.round) } : {}),
     };
     rows.push(row);
     hooks.onRound?.(row);
@@ -237,12 +262,30 @@ export async function runSimulation(cfg: SimulationConfig, dir: string, hooks: S
     await core.handleTask(task);
     core.dispose();
   };
+  /** A malicious client's message: its honest update replaced by the hook's delta, re-encoded and signed with its own key. */
+  const retamper = (clientId: string, msg: Record<string, unknown>): Record<string, unknown> => {
+    const m = msg as { round: number; modelVersion: number; payload: Uint8Array; numExamples: number; weight: number; clipCount?: number; codec: 'f32' };
+    const replaced = hooks.tamper!(clientId, m.round, decode(m.payload));
+    if (!replaced) return msg;
+    const payload = encode(replaced, m.codec);
+    const payloadHash = toBase64(sha512(payload));
+    const fields = { round: m.round, modelVersion: m.modelVersion, clientId, payloadHash, numExamples: m.numExamples, weight: m.weight, ...(m.clipCount !== undefined ? { clipCount: m.clipCount } : {}) };
+    const signature = toBase64(sign(updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, ...fields }), identities.get(clientId).secretKey));
+    return { ...msg, payload, payloadHash, signature };
+  };
   const processTasks = async (tasks: TaskFor[]): Promise<void> => {
     await evaluatePending();
     tasks.sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
     for (const t of tasks) await runClient(t);
     updates.sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
-    for (const u of updates.splice(0)) engine.receiveUpdate(u.clientId, u.msg);
+    for (const u of updates.splice(0)) {
+      if (hooks.tamper) u.msg = retamper(u.clientId, u.msg);
+      if (hooks.observeUpdate) {
+        const m = u.msg as { round: number; payload: Uint8Array; weight: number };
+        hooks.observeUpdate({ clientId: u.clientId, round: m.round, delta: decode(m.payload), weight: m.weight, users: partition.usersOf(u.clientId) });
+      }
+      engine.receiveUpdate(u.clientId, u.msg);
+    }
   };
   let failure: Error | null = null;
   const transport = new MemoryTransport((tasks) => {
