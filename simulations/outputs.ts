@@ -8,7 +8,7 @@ import type { SimulationConfig } from './config.ts';
 import { lineChart, toCsv } from './report/index.ts';
 import type { RoundRow, SimulationResult } from './runner.ts';
 
-export const ROUND_COLUMNS: ReadonlyArray<keyof RoundRow> = ['round', 'clients', 'contributions', 'train_loss', 'val_hr@10', 'val_ndcg@10', 'epsilon', 'seconds'];
+export const ROUND_COLUMNS: ReadonlyArray<keyof RoundRow> = ['round', 'clients', 'contributions', 'train_loss', 'val_hr@10', 'val_ndcg@10', 'epsilon', 'seconds', 'client_seconds'];
 
 export const OUTPUT_FILES = ['config.json', 'rounds.csv', 'rounds.jsonl', 'summary.json', 'model.safetensors', 'metrics.svg', 'epsilon.svg'] as const;
 

@@ -38,6 +38,8 @@ export interface RoundRow {
   'val_ndcg@10': number;
   epsilon: number | null;
   seconds: number;
+  /** Seconds the round's clients spent (sync, local training, encoding, signing), one after another. */
+  client_seconds: number;
   /** Metrics from SimulationHooks.extraMetrics, when given. */
   extra?: Record<string, number>;
 }
@@ -74,6 +76,9 @@ export interface SimulationResult {
   storeDir: string;
   finalWeights: Float32Array;
   records: RoundRecord[];
+  /** Client tasks run and the seconds they took (sync, local training, encoding, signing): the clients' share of the run. */
+  clientTasks: number;
+  clientSeconds: number;
 }
 
 export interface SimulationHooks {
@@ -211,6 +216,9 @@ export async function runSimulation(cfg: SimulationConfig, dir: string, hooks: S
   const rows: RoundRow[] = [];
   const records: RoundRecord[] = [];
   let evalPending: RoundRecord | null = null;
+  let clientTasks = 0;
+  let clientSeconds = 0;
+  const clientSecondsOf = new Map<number, number>();
 
   /** Validation metrics of the latest committed version (before the next round trains). */
   const evaluatePending = async (): Promise<void> => {
@@ -229,6 +237,7 @@ export async function runSimulation(cfg: SimulationConfig, dir: string, hooks: S
       'val_ndcg@10': m['ndcg@10'],
       epsilon: r.privacy ? (r.privacy.epsilon as number) : null,
       seconds: ((r.timings.committedAt ?? r.timings.closedAt) - r.timings.startedAt) / 1000,
+      client_seconds: clientSecondsOf.get(r.round) ?? 0,
       ...(hooks.extraMetrics ? { extra: await hooks.extraMetrics(model, r.round) } : {}),
     };
     rows.push(row);
@@ -276,7 +285,12 @@ export async function runSimulation(cfg: SimulationConfig, dir: string, hooks: S
   const processTasks = async (tasks: TaskFor[]): Promise<void> => {
     await evaluatePending();
     tasks.sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
+    const t0 = performance.now();
     for (const t of tasks) await runClient(t);
+    const spent = (performance.now() - t0) / 1000;
+    clientSeconds += spent;
+    clientTasks += tasks.length;
+    if (tasks.length) clientSecondsOf.set(tasks[0].task.round, (clientSecondsOf.get(tasks[0].task.round) ?? 0) + spent);
     updates.sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
     for (const u of updates.splice(0)) {
       if (hooks.tamper) u.msg = retamper(u.clientId, u.msg);
@@ -347,7 +361,7 @@ export async function runSimulation(cfg: SimulationConfig, dir: string, hooks: S
       seconds: (performance.now() - started) / 1000,
       stopped: engine.stopReason,
     };
-    return { rows, summary, storeDir, finalWeights, records };
+    return { rows, summary, storeDir, finalWeights, records, clientTasks, clientSeconds };
   } finally {
     model.dispose();
     await store.close();

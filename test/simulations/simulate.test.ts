@@ -43,6 +43,8 @@ describe('runSimulation', () => {
     const jsonl = readFileSync(join(dir, 'rounds.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(jsonl).toHaveLength(3);
     for (const row of jsonl) {
+      expect(row.client_seconds).toBeGreaterThan(0);
+      expect(row.client_seconds).toBeLessThanOrEqual(row.seconds);
       expect(row['val_ndcg@10']).toBeGreaterThanOrEqual(0);
       expect(row['val_ndcg@10']).toBeLessThanOrEqual(1);
       expect(row.epsilon).toBeNull();
@@ -64,7 +66,7 @@ describe('runSimulation', () => {
     const b = await runSimulation(tiny({ seed: 7 }), dirFor());
     const c = await runSimulation(tiny({ seed: 8 }), dirFor());
     expect(Array.from(b.finalWeights)).toEqual(Array.from(a.finalWeights));
-    const strip = (rows: typeof a.rows) => rows.map(({ seconds: _s, ...rest }) => rest);
+    const strip = (rows: typeof a.rows) => rows.map(({ seconds: _s, client_seconds: _c, ...rest }) => rest);
     expect(strip(b.rows)).toEqual(strip(a.rows));
     expect(Array.from(c.finalWeights)).not.toEqual(Array.from(a.finalWeights));
   }, 60_000);
