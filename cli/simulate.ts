@@ -88,7 +88,7 @@ export function simulateCommand(): Command {
     .option('--adaptive-clip', 'clip norm tracks the median update norm (Andrew et al. 2021)')
     .option('--seed <n>', 'seed of data, partition, selection and training (default 1)', nonNegativeInt('--seed'))
     .option('--seeded-noise', 'draw DP noise from the seed instead of the CSPRNG (exactly reproducible research runs)')
-    .option('--workers <n>', 'worker threads for local training (only 1 today)', positiveInt('--workers'))
+    .option('--workers <n>', 'worker threads for local training (default 1; results do not depend on it)', positiveInt('--workers'))
     .option('--out <dir>', 'output directory (default fedrec-sim-<time>)')
     .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join(' | ')}`, oneOf('--backend', BACKEND_CHOICES), 'auto')
     .option('--verbose', "also show the round engine's log (selection, commits)")
@@ -96,7 +96,6 @@ export function simulateCommand(): Command {
   addModelOptions(cmd);
   cmd.action(async (flags: Record<string, unknown>) => {
     const cfg = resolveSimulationConfig(flags, (k) => cmd.getOptionValueSource(k) === 'cli');
-    if (cfg.workers > 1) throw new UsageError('--workers > 1 is not available yet: local training runs in this process (results do not depend on it)');
     const out = cfg.out ?? defaultOut();
     if (existsSync(out) && readdirSync(out).length > 0) throw new UsageError(`--out ${out} is not empty; choose a new directory`);
     mkdirSync(out, { recursive: true });

@@ -7,12 +7,12 @@
 // rounding are seeded; a round's updates reach the engine sorted by client id,
 // so the float sums are the same however the clients were scheduled. DP noise
 // comes from the CSPRNG unless `seededNoise` is set (recorded in the summary).
-// Memory: one shared model object trains every virtual client in turn; a
-// client's data is its users' sequences (views, not copies) and nothing of a
-// client is kept between rounds.
+// Memory: one shared model object trains every virtual client in turn (per
+// worker thread with `workers` > 1, see clients.ts); a client's data is its
+// users' sequences (views, not copies); nothing of a client is kept between
+// rounds except a model's own local state (MF user vectors).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ClientCore, type LocalData } from '../client/core.ts';
 import { lineageOf } from '../coordinator/coordinator.ts';
 import { PrivacyController, RoundEngine, type EngineConfig, type PrivacySettings } from '../coordinator/engine/index.ts';
 import { Store } from '../coordinator/store/index.ts';
@@ -21,10 +21,11 @@ import type { RoundRecord } from '../coordinator/types.ts';
 import { CryptoRandomSource, SeededRandomSource } from '../privacy/index.ts';
 import { CODEC_HEADER_BYTES, PROTOCOL_VERSION, decode, encode, sha512, sign, toBase64, updateSigningBytes } from '../protocol/index.ts';
 import { Ed25519Verifier, sha512Native } from '../protocol/node/index.ts';
-import { Rng, createModel, evaluateModel, hashString, leaveOneOut, type Model, type ModelName, type UserSequence } from '../recommender/index.ts';
+import { Rng, createModel, evaluateModel, leaveOneOut, type Model, type ModelName } from '../recommender/index.ts';
 import { loadDataset } from '../recommender/node/index.ts';
 import type { SimulationConfig } from './config.ts';
 import { DerivedIdentities } from './identities.ts';
+import { InProcessClients, WorkerClients, type ClientSide } from './clients.ts';
 import { MemoryTransport, type TaskFor } from './memoryTransport.ts';
 import { categorySkew, formatPartition, parsePartition, partitionUsers, type Partition } from './partition.ts';
 
@@ -178,7 +179,10 @@ export async function runSimulation(cfg: SimulationConfig, dir: string, hooks: S
   const skew = categorySkew(sequences, partition, categoryOf);
   log(`data: ${describe}: ${sequences.length} users, ${numItems} items; partition ${formatPartition(spec)}: ${partition.clients.length} clients, category skew ${skew.toFixed(3)}`);
 
+  // evaluation has its own model object: MF user vectors trained by clients stay with the clients (as in production),
+  // so central evaluation folds users in, the same for any number of workers
   const model = createModel(cfg.model, { ...cfg.modelConfig, numItems }, cfg.seed);
+  const trainModel = cfg.workers > 1 ? null : createModel(cfg.model, { ...cfg.modelConfig, numItems }, cfg.seed);
   const size = model.spec.size;
   const itemIds = dataset.catalog.ids;
   const lineage = lineageOf(itemIds, cfg.model, model.spec.config);
@@ -212,6 +216,7 @@ export async function runSimulation(cfg: SimulationConfig, dir: string, hooks: S
       })
     : undefined;
   const identities = new DerivedIdentities(cfg.seed);
+  const registered = new Set(partition.clients);
   const selectRng = new Rng((cfg.seed ^ 0x5e1ec7) >>> 0);
   const rows: RoundRow[] = [];
   const records: RoundRecord[] = [];
@@ -245,31 +250,11 @@ export async function runSimulation(cfg: SimulationConfig, dir: string, hooks: S
   };
 
   let engine: RoundEngine;
-  const updates: Array<{ clientId: string; msg: Record<string, unknown> }> = [];
-  const dataOf = (clientId: string): LocalData => {
-    const users = partition.usersOf(clientId);
-    const train: UserSequence[] = users.map((u) => split.train[u]);
-    return { train, valid: [], test: [], users: users.length, unknownItemEvents: 0 };
-  };
-  const runClient = async ({ clientId, task }: TaskFor): Promise<void> => {
-    const clientRng = new Rng((hashString(clientId) ^ Math.imul(task.round, 0x9e3779b1) ^ cfg.seed) >>> 0);
-    const core = new ClientCore({
-      clientId,
-      identity: identities.get(clientId),
-      loadData: async () => dataOf(clientId),
-      fetchModel: async (v) => {
-        const bytes = await store.modelBytes(v);
-        if (!bytes) throw new Error(`no model version ${v}`);
-        return bytes;
-      },
-      send: (kind, msg) => {
-        if (kind === 'update') updates.push({ clientId, msg });
-      },
-      random: () => clientRng.next(),
-      model,
-    });
-    await core.handleTask(task);
-    core.dispose();
+  const clients: ClientSide = cfg.workers > 1 ? new WorkerClients(cfg, cfg.workers) : new InProcessClients(cfg.seed, split.train, partition, trainModel!);
+  const modelBytes = async (v: number): Promise<Uint8Array> => {
+    const bytes = await store.modelBytes(v);
+    if (!bytes) throw new Error(`no model version ${v}`);
+    return bytes;
   };
   /** A malicious client's message: its honest update replaced by the hook's delta, re-encoded and signed with its own key. */
   const retamper = (clientId: string, msg: Record<string, unknown>): Record<string, unknown> => {
@@ -286,13 +271,13 @@ export async function runSimulation(cfg: SimulationConfig, dir: string, hooks: S
     await evaluatePending();
     tasks.sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
     const t0 = performance.now();
-    for (const t of tasks) await runClient(t);
+    const updates = await clients.run(tasks, modelBytes);
     const spent = (performance.now() - t0) / 1000;
     clientSeconds += spent;
     clientTasks += tasks.length;
     if (tasks.length) clientSecondsOf.set(tasks[0].task.round, (clientSecondsOf.get(tasks[0].task.round) ?? 0) + spent);
     updates.sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
-    for (const u of updates.splice(0)) {
+    for (const u of updates) {
       if (hooks.tamper) u.msg = retamper(u.clientId, u.msg);
       if (hooks.observeUpdate) {
         const m = u.msg as { round: number; payload: Uint8Array; weight: number };
@@ -315,7 +300,7 @@ export async function runSimulation(cfg: SimulationConfig, dir: string, hooks: S
     transport,
     verifier: new Ed25519Verifier(),
     sha512: sha512Native,
-    publicKeyOf: (id) => (partition.clients.includes(id) ? identities.get(id).publicKey : undefined),
+    publicKeyOf: (id) => (registered.has(id) ? identities.get(id).publicKey : undefined),
     uniform: () => selectRng.next(),
     privacy,
     log: hooks.verbose ? log : () => {},
@@ -363,7 +348,9 @@ export async function runSimulation(cfg: SimulationConfig, dir: string, hooks: S
     };
     return { rows, summary, storeDir, finalWeights, records, clientTasks, clientSeconds };
   } finally {
+    await clients.close();
     model.dispose();
+    trainModel?.dispose();
     await store.close();
   }
 }

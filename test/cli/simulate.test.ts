@@ -35,7 +35,7 @@ describe('fedrec simulate', () => {
     const cases: Array<[string[], RegExp]> = [
       [['--partition', 'merchants:0'], /bad partition "merchants:0"/],
       [['--config', cfg], /noise: give noise \(a noise multiplier\) or targetEpsilon/],
-      [['--workers', '2'], /--workers > 1 is not available yet/],
+      [['--workers', '0'], /--workers must be a positive integer/],
       [['--rounds', '0'], /--rounds must be a positive integer/],
     ];
     for (const [args, msg] of cases) {

@@ -71,6 +71,17 @@ describe('runSimulation', () => {
     expect(Array.from(c.finalWeights)).not.toEqual(Array.from(a.finalWeights));
   }, 60_000);
 
+  it('gives identical results for any number of worker threads (MF, whose user vectors live with the clients)', async () => {
+    const cfg = (workers: number) => tiny({ seed: 3, workers, dp: 'central', q: 0.2, noise: 0.8, seededNoise: true, clip: 0.5 });
+    const one = await runSimulation(cfg(1), dirFor());
+    const three = await runSimulation(cfg(3), dirFor());
+    expect(three.clientTasks).toBe(one.clientTasks);
+    expect(Array.from(three.finalWeights)).toEqual(Array.from(one.finalWeights));
+    const strip = (rows: typeof one.rows) => rows.map(({ seconds: _s, client_seconds: _c, ...rest }) => rest);
+    expect(strip(three.rows)).toEqual(strip(one.rows));
+    expect(three.summary['ndcg@10']).toBe(one.summary['ndcg@10']);
+  }, 120_000);
+
   it('central DP on the per-user partition: Poisson clients, ε of the accountant, exactly reproducible with seeded noise', async () => {
     const cfg = tiny({ dp: 'central', q: 0.1, noise: 1.1, seededNoise: true, clip: 0.5 });
     const a = await runSimulation(cfg, dirFor());
