@@ -9,6 +9,7 @@ import { coordinatorCommand } from './coordinator.ts';
 import { clientCommand } from './client.ts';
 import { privacyCommand } from './privacy.ts';
 import { simulateCommand } from './simulate.ts';
+import { sweepCommand } from './sweep.ts';
 
 const program = new Command('fedrec')
   .description('federated e-commerce recommendations with differential privacy')
@@ -24,6 +25,7 @@ program.addCommand(clientCommand());
 program.addCommand(keygenCommand());
 program.addCommand(privacyCommand());
 program.addCommand(simulateCommand());
+program.addCommand(sweepCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -15,7 +15,8 @@ import { addModelOptions, modelConfigFromFlags } from './train.ts';
 const MODEL_FLAGS = ['dim', 'maxLen', 'blocks', 'heads', 'dropout', 'negatives'];
 const NOT_CONFIG = new Set(['config', 'json', 'backend', 'verbose', ...MODEL_FLAGS]);
 
-function readConfigFile(path: string): Record<string, unknown> {
+/** A JSON object from --config FILE, or a UsageError saying what is wrong with it. */
+export function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
