@@ -10,6 +10,7 @@ import { clientCommand } from './client.ts';
 import { privacyCommand } from './privacy.ts';
 import { simulateCommand } from './simulate.ts';
 import { sweepCommand } from './sweep.ts';
+import { attackCommand } from './attack.ts';
 
 const program = new Command('fedrec')
   .description('federated e-commerce recommendations with differential privacy')
@@ -26,6 +27,7 @@ program.addCommand(keygenCommand());
 program.addCommand(privacyCommand());
 program.addCommand(simulateCommand());
 program.addCommand(sweepCommand());
+program.addCommand(attackCommand());
 
 try {
   await program.parseAsync(process.argv);
