@@ -2,7 +2,7 @@
 // that parse, one client per user, reproducible runs (also under DP with
 // seeded noise), ε as the accountant computes it, user-level DP inside
 // merchants, and the `fedrec simulate` command's config merging and refusals.
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -108,6 +108,22 @@ describe('runSimulation', () => {
       expect(rec.privacy!.contributions as number).toBeLessThan(55);
     }
     expect(r.summary.epsilon!).toBeCloseTo(epsilonFor(0.25, 1, 3, 1e-5), 10);
+  }, 60_000);
+
+  it('runs on a MovieLens 1M directory (written here: 40 users × 12 ratings over 30 movies) with a merchants partition', async () => {
+    const ml = join(base, 'ml-1m');
+    mkdirSync(ml, { recursive: true });
+    const genres = ['Drama', 'Comedy', 'Action'];
+    writeFileSync(join(ml, 'movies.dat'), Array.from({ length: 30 }, (_, m) => `${m + 1}::Movie ${m + 1} (1999)::${genres[m % 3]}`).join('\n') + '\n');
+    const ratings: string[] = [];
+    for (let u = 1; u <= 40; u++) for (let j = 0; j < 12; j++) ratings.push(`${u}::${((u * 7 + j * 5) % 30) + 1}::4::${978300000 + u * 100 + j}`);
+    writeFileSync(join(ml, 'ratings.dat'), ratings.join('\n') + '\n');
+    const r = await runSimulation(tiny({ data: `movielens:${ml}`, partition: 'merchants:3:alpha=0.5', rounds: 2 }), dirFor());
+    expect(r.summary.users).toBe(40);
+    expect(r.summary.items).toBe(30);
+    expect(r.summary.clients).toBe(3);
+    expect(r.records.every((rec) => rec.outcome === 'committed' && rec.participants.length === 3)).toBe(true);
+    expect(r.summary['ndcg@10']).toBeGreaterThanOrEqual(0);
   }, 60_000);
 
   it('refuses to reuse a directory that already holds a simulation', async () => {
