@@ -181,6 +181,15 @@ export class PrivacyController {
     return { q, covered: false, expected: q * s.population };
   }
 
+  /**
+   * Whether plan() can be asked before clients connect: not while z is still
+   * to be calibrated from a q that depends on how many clients are eligible
+   * (fixed-size client selection), or the calibration would use a wrong q.
+   */
+  canPlanBeforeClients(): boolean {
+    return this.z !== null || this.settings.unit === 'user' || this.o.selection.sampleRate !== undefined;
+  }
+
   /** The next round's parameters, or why it must not run (budget exhausted, impossible settings). */
   plan(eligible: number): PrivacyPlan {
     const s = this.settings;

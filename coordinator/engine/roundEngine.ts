@@ -194,7 +194,7 @@ export class RoundEngine extends EventEmitter {
   async run(): Promise<void> {
     while (!this.stopped && this.deps.store.modelVersion < this.deps.config.totalRounds) {
       // the budget is checked before waiting too, so a spent ledger shows at once after a restart
-      if (this.deps.privacy && !this.planOrStop(Math.max(1, this.connected.size))) break;
+      if (this.deps.privacy?.canPlanBeforeClients() && !this.planOrStop(Math.max(1, this.connected.size))) break;
       await this.waitForClients();
       if (this.stopped) break;
       let plan: RoundPrivacy | null = null;

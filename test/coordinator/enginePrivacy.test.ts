@@ -171,6 +171,25 @@ describe('central DP in the round engine', () => {
     expect(p.q).toBeCloseTo(1 / 3, 15);
   });
 
+  it('with fixed-size client selection and auto noise, calibrates for the q of the clients actually connected', async () => {
+    h = await makeHarness({
+      join: false,
+      config: { totalRounds: 1, clientsPerRound: 1, minClients: 3, quorum: 1, deadlineMs: 2000 },
+      strategy: { weighting: 'uniform' },
+      privacy: controller(settings({ unit: 'client', sampleRate: undefined, population: 3, maxContributions: 1, noiseMultiplier: 'auto', targetEpsilon: 5 }), 1),
+    });
+    zeroSums(h, 1);
+    const run = h.start();
+    await new Promise((r) => setTimeout(r, 50)); // nobody connected yet: nothing may be calibrated from q = 1
+    for (const id of ['alice', 'bob', 'carol']) h.engine.join(id);
+    await run;
+    const p = h.rounds[0].privacy!;
+    expect(p.q).toBeCloseTo(1 / 3, 15);
+    // z is the calibration for q = 1/3, not for q = 1 (which needs more noise)
+    expect(epsilonFor(1 / 3, p.noiseMultiplier as number, 1, DELTA)).toBeLessThanOrEqual(5);
+    expect(epsilonFor(1 / 3, (p.noiseMultiplier as number) - 1e-3, 1, DELTA)).toBeGreaterThan(5);
+  });
+
   it('at client level with Poisson client sampling the round is covered and divides by q × population', async () => {
     h = await makeHarness({
       config: { totalRounds: 1, clientsPerRound: 3, sampleRate: 0.999999, minClients: 3, quorum: 1, deadlineMs: 2000 },
