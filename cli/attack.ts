@@ -2,20 +2,17 @@
 // `fedrec simulate`'s federation once per mode (without DP, with central DP)
 // with an adversary attached, and writes the attack's figures next to each
 // mode's simulation outputs.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { BACKEND_CHOICES, type BackendChoice } from '../recommender/backend/index.ts';
-import { MODEL_NAMES } from '../recommender/models/index.ts';
+import type { BackendChoice } from '../recommender/backend/index.ts';
 import type { SimulationConfig } from '../simulations/config.ts';
 import type { DpSettings } from '../simulations/attacks/index.ts';
 import { INFERENCE_MODES, runInteractionInference, type InferenceMode } from '../simulations/attacks/interactionInference.ts';
 import { PROMOTION_MODES, runItemPromotion, type PromotionMode } from '../simulations/attacks/itemPromotion.ts';
 import { log, startBackend } from './context.ts';
-import { UsageError } from './errors.ts';
 import { fmt, printJsonLine, table } from './format.ts';
-import { nonNegativeInt, oneOf, positiveInt, positiveNumber } from './options.ts';
+import { positiveInt, positiveNumber } from './options.ts';
 import { resolveSimulationConfig } from './simulate.ts';
-import { addModelOptions } from './train.ts';
+import { addSimulationOptions, freshOutDir } from './simulationOptions.ts';
 
 /** Flags that set the DP mode only (the plain mode drops them). */
 const DP_ONLY = new Set(['noise', 'targetEpsilon', 'adaptiveClip']);
@@ -39,41 +36,6 @@ function openFraction(flag: string) {
   };
 }
 
-/** fedrec simulate's flags but --dp (each mode sets it) and --workers; --noise, --target-epsilon and --adaptive-clip apply to the DP mode only. */
-function addSimulationOptions(cmd: Command): Command {
-  cmd
-    .option('--config <file>', 'JSON simulation config (as for fedrec simulate) with any of the keys below (flags win)')
-    .option('--data <spec>', 'data spec: synthetic[:k=v,...] | movielens:DIR | events:FILE | taobao:FILE | sequences:FILE (default synthetic)')
-    .option('--model <name>', `model: ${MODEL_NAMES.join(' | ')} (default sasrec)`, oneOf('--model', MODEL_NAMES))
-    .option('--partition <p>', 'per-user | merchants:K[:alpha=A] | iid:K (default per-user)')
-    .option('--rounds <n>', 'rounds (default 30)', positiveInt('--rounds'))
-    .option('--clients-per-round <n>', 'clients per round, fixed-size selection (default 100)', positiveInt('--clients-per-round'))
-    .option('--q <rate>', 'sampling rate, in both modes as in fedrec simulate; the DP mode defaults it to clients-per-round / users on per-user partitions', positiveNumber('--q'))
-    .option('--local-epochs <n>', 'local epochs per task (default 1)', positiveInt('--local-epochs'))
-    .option('--lr <x>', 'local learning rate (default 1 for sgd, 0.001 for adam)', positiveNumber('--lr'))
-    .option('--batch-size <n>', 'local batch size (default 64)', positiveInt('--batch-size'))
-    .option('--optimizer <name>', 'local optimizer: sgd | adam', oneOf('--optimizer', ['adam', 'sgd'] as const))
-    .option('--strategy <name>', 'fedavg | fedavgm | fedadam | fedyogi | fedprox (default fedavg)', oneOf('--strategy', ['fedavg', 'fedavgm', 'fedadam', 'fedyogi', 'fedprox'] as const))
-    .option('--server-lr <x>', 'server learning rate', positiveNumber('--server-lr'))
-    .option('--momentum <x>', 'fedavgm momentum', Number)
-    .option('--beta1 <x>', 'fedadam/fedyogi beta1', Number)
-    .option('--beta2 <x>', 'fedadam/fedyogi beta2', Number)
-    .option('--tau <x>', 'fedadam/fedyogi tau', positiveNumber('--tau'))
-    .option('--prox-mu <x>', 'FedProx mu', Number)
-    .option('--noise <z>', 'DP mode: noise multiplier (default 1 unless --target-epsilon)', positiveNumber('--noise'))
-    .option('--target-epsilon <e>', 'DP mode: calibrate the noise multiplier to reach this ε after --rounds', positiveNumber('--target-epsilon'))
-    .option('--delta <d>', 'DP mode: δ (default 1e-5)', positiveNumber('--delta'))
-    .option('--clip <norm>', 'DP mode: L2 clip of each contribution (default 1.5)', positiveNumber('--clip'))
-    .option('--adaptive-clip', 'DP mode: clip norm tracks the median update norm')
-    .option('--seed <n>', 'seed of data, partition, selection, training and the attack (default 1)', nonNegativeInt('--seed'))
-    .option('--seeded-noise', 'draw DP noise from the seed instead of the CSPRNG')
-    .option('--out <dir>', 'output directory, new or empty (default fedrec-attack-<time>)')
-    .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join(' | ')}`, oneOf('--backend', BACKEND_CHOICES), 'auto')
-    .option('--verbose', "also show the round engine's log")
-    .option('--json', 'print one JSON summary object as the last stdout line');
-  return addModelOptions(cmd);
-}
-
 interface Prepared {
   base: SimulationConfig;
   dp: DpSettings;
@@ -89,9 +51,7 @@ async function prepare(cmd: Command, flags: Record<string, unknown>): Promise<Pr
     ...(given('targetEpsilon') ? { targetEpsilon: flags.targetEpsilon as number } : {}),
     ...(given('adaptiveClip') ? { adaptiveClip: true } : {}),
   };
-  const out = base.out ?? `fedrec-attack-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
-  if (existsSync(out) && readdirSync(out).length > 0) throw new UsageError(`--out ${out} is not empty; choose a new directory`);
-  mkdirSync(out, { recursive: true });
+  const out = freshOutDir(base.out, 'fedrec-attack');
   await startBackend(flags.backend as BackendChoice);
   return { base: { ...base, out }, dp, out };
 }
@@ -105,7 +65,7 @@ function interactionInferenceCommand(): Command {
     .option('--modes <list>', `comma-separated: ${INFERENCE_MODES.join(', ')} (default plain,dp)`, modeList(INFERENCE_MODES))
     .option('--max-updates <n>', 'score the first N observed updates per mode (default all)', positiveInt('--max-updates'))
     .option('--k <n>', "precision/recall cut-off (default each client's number of distinct training items, where precision = recall)", positiveInt('--k'));
-  addSimulationOptions(cmd);
+  addSimulationOptions(cmd, { for: 'attack', outPrefix: 'fedrec-attack' });
   cmd.action(async (flags: Record<string, unknown>) => {
     const { base, dp, out } = await prepare(cmd, flags);
     const report = await runInteractionInference({
@@ -139,7 +99,7 @@ function itemPromotionCommand(): Command {
     .option('--target <item>', 'catalog id of the item to promote (default a random item of the less popular half, chosen with the seed)')
     .option('--boost <b>', 'scale of the push in a poisoned update (default 10, about 1/--malicious)', positiveNumber('--boost'))
     .option('--eval-users <n>', 'test users the exposure is measured on, chosen with the seed (default 500)', positiveInt('--eval-users'));
-  addSimulationOptions(cmd);
+  addSimulationOptions(cmd, { for: 'attack', outPrefix: 'fedrec-attack' });
   cmd.action(async (flags: Record<string, unknown>) => {
     const { base, dp, out } = await prepare(cmd, flags);
     const report = await runItemPromotion({

@@ -1,19 +1,13 @@
 // fedrec demo: the federated demo on the built-in synthetic shops (no files, no network beyond 127.0.0.1).
 import { Command } from 'commander';
-import { DEMO_DEFAULTS, runDemo } from '../simulations/demo/run.ts';
+import { DEMO_DEFAULTS, runDemo, type DemoOptions } from '../simulations/demo/run.ts';
 import { MODEL_NAMES, type ModelName } from '../recommender/index.ts';
 import { log } from './context.ts';
 import { UsageError } from './errors.ts';
 import { nonNegativeInt, oneOf, positiveInt, positiveNumber } from './options.ts';
 
-interface DemoFlags {
-  merchants: number;
-  users: number;
-  rounds: number;
-  model: ModelName;
-  lr: number;
-  batchSize: number;
-  seed: number;
+/** The demo's options as flags: the run's own, plus --dp E and its settings, and --keep/--verbose as optional switches. */
+type DemoFlags = Omit<DemoOptions, 'dp' | 'keep' | 'print' | 'log'> & {
   dp?: number;
   dpQ: number;
   dpClip: number;
@@ -22,7 +16,7 @@ interface DemoFlags {
   dpDelta: number;
   keep?: boolean;
   verbose?: boolean;
-}
+};
 
 export function demoCommand(): Command {
   return new Command('demo')

@@ -74,8 +74,6 @@ export interface TaskReport {
   evaluated?: Record<string, number>;
 }
 
-export { clipInPlace } from '../privacy/index.ts';
-
 export class ClientCore {
   private model: Model | null = null;
   private lineage: string | null = null;

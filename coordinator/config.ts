@@ -182,10 +182,15 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** "SOURCE is invalid:" and one line per zod issue: the field's path and why. */
+export function describeIssues(source: string, issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {
+  const lines = issues.map((i) => `  ${i.path.length ? i.path.map(String).join('.') : '(top level)'}: ${i.message}`);
+  return `${source} is invalid:\n${lines.join('\n')}`;
+}
+
 /** Validates a parsed fedrec.json; throws ConfigError listing each bad field and why. */
 export function parseCoordinatorConfig(raw: unknown, source = 'config'): CoordinatorConfig {
   const r = coordinatorConfigSchema.safeParse(raw ?? {});
   if (r.success) return r.data;
-  const lines = r.error.issues.map((i) => `  ${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
-  throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
+  throw new ConfigError(describeIssues(source, r.error.issues));
 }

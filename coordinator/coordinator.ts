@@ -97,7 +97,7 @@ function engineConfig(cfg: CoordinatorConfig, size: number, proxMu: number): Eng
 
 /** Central DP cannot start over model versions that were published without it. */
 function refuseUnprotectedHistory(cfg: CoordinatorConfig, store: Store): void {
-  const unprotected = store.records({ from: 1, limit: Number.MAX_SAFE_INTEGER }).filter((x) => x.outcome === 'committed' && x.privacy?.charged !== true);
+  const unprotected = store.records().filter((x) => x.outcome === 'committed' && x.privacy?.charged !== true);
   if (unprotected.length > 0) {
     throw new ConfigError(
       `${cfg.dataDir} already holds ${unprotected.length} model versions trained without differential privacy (the first in round ${unprotected[0].round}); ` +
@@ -125,7 +125,7 @@ function privacyController(cfg: CoordinatorConfig, size: number, store: Store, l
     selection: { sampleRate: r.sampleRate, clientsPerRound: r.clientsPerRound, maxClients: r.maxClients },
     totalRounds: r.total,
     size,
-    records: store.records({ from: 1, limit: Number.MAX_SAFE_INTEGER }),
+    records: store.records(),
     log,
   });
   const st = ctl.status();
@@ -189,7 +189,7 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
     const serverEval = cfg.evaluation.serverData ? await serverEvaluator(cfg.evaluation.serverData, itemIds, spec, log) : undefined;
     const privacy = central ? privacyController(cfg, spec.size, store, log) : undefined;
     if (!central) {
-      const charged = store.records({ from: 1, limit: Number.MAX_SAFE_INTEGER }).filter((r) => r.privacy?.charged === true).length;
+      const charged = store.records().filter((r) => r.privacy?.charged === true).length;
       if (charged > 0) log(`privacy: warning: ${charged} rounds of this store ran under central DP, but privacy.mode is 'none': models published from now on are not protected`);
     }
     const engine = new RoundEngine({

@@ -2,6 +2,7 @@
 // `--config FILE.json` gives the same keys, and the resolved object is saved
 // with the results (config.json) so a run can be repeated exactly.
 import { z } from 'zod';
+import { describeIssues } from '../coordinator/config.ts';
 import { parsePartition } from './partition.ts';
 
 const positiveInt = z.int().min(1, 'must be a positive integer');
@@ -76,6 +77,5 @@ export class SimulationConfigError extends Error {
 export function parseSimulationConfig(raw: unknown, source = 'simulation config'): SimulationConfig {
   const r = simulationConfigSchema.safeParse(raw ?? {});
   if (r.success) return r.data;
-  const lines = r.error.issues.map((i) => `  ${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
-  throw new SimulationConfigError(`${source} is invalid:\n${lines.join('\n')}`);
+  throw new SimulationConfigError(describeIssues(source, r.error.issues));
 }
