@@ -23,7 +23,7 @@ function makeCases(): Case[] {
   return Array.from({ length: CASES }, (_, c) => {
     const k = keys[c % KEYS];
     const payloadHash = new Uint8Array(64).map((_, i) => (i * 31 + c) & 0xff);
-    const bytes = updateSigningBytes({ protocolVersion: 1, round: c, modelVersion: c, clientId: `client-${c % KEYS}`, payloadHash, numExamples: c, weight: 1 });
+    const bytes = updateSigningBytes({ protocolVersion: 2, lineage: 'bench', taskId: new Uint8Array(16).fill(c & 0xff), round: c, modelVersion: c, clientId: `client-${c % KEYS}`, payloadHash, numExamples: c, weight: 1 });
     return { bytes, signature: sign(bytes, k.secretKey), publicKey: k.publicKey };
   });
 }

@@ -1,13 +1,14 @@
 // fedrec client: a merchant's participant, next to its own event data.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { identityFromJSON } from '../protocol/index.ts';
+import { InvalidArgumentError } from 'commander';
+import { fromBase64, identityFromJSON, publicKeyFingerprint } from '../protocol/index.ts';
 import { initBackend, BACKEND_CHOICES, type BackendChoice } from '../recommender/index.ts';
-import { loadLocalData } from '../client/node/data.ts';
-import { SocketClient } from '../client/node/socketClient.ts';
+import type { PrivacyPolicy } from '../client/index.ts';
+import { SocketClient, loadLocalData } from '../client/node/index.ts';
 import { UsageError } from './errors.ts';
 import { log } from './context.ts';
-import { oneOf } from './options.ts';
+import { oneOf, positiveNumber } from './options.ts';
 
 interface ClientFlags {
   server: string;
@@ -16,6 +17,28 @@ interface ClientFlags {
   name?: string;
   merchant?: string;
   backend: BackendChoice;
+  coordinatorKey?: Uint8Array;
+  requireDp?: boolean;
+  dpUnit?: 'user' | 'client';
+  maxSampleRate?: number;
+  maxClip?: number;
+}
+
+function publicKeyFlag(v: string): Uint8Array {
+  try {
+    return fromBase64(v, 32, '--coordinator-key');
+  } catch (err) {
+    throw new InvalidArgumentError(`${(err as Error).message} (the coordinator prints its key at start: "coordinator key ...")`);
+  }
+}
+
+function policyOf(f: ClientFlags): PrivacyPolicy {
+  return {
+    ...(f.requireDp ? { minMode: 'central' as const } : {}),
+    ...(f.dpUnit ? { unit: f.dpUnit } : {}),
+    ...(f.maxSampleRate !== undefined ? { maxSampleRate: f.maxSampleRate } : {}),
+    ...(f.maxClip !== undefined ? { maxClipNorm: f.maxClip } : {}),
+  };
 }
 
 function readIdentity(path: string): { clientId: string; publicKey: Uint8Array; secretKey: Uint8Array } {
@@ -40,17 +63,27 @@ export function clientCommand(): Command {
     .option('--merchant <id>', "use only this merchant's users from the data (events' merchant field)")
     .option('--name <name>', 'display name')
     .option('--backend <name>', `tfjs backend: ${BACKEND_CHOICES.join(' | ')}`, oneOf('--backend', BACKEND_CHOICES), 'auto' as BackendChoice)
+    .option('--coordinator-key <base64>', "the coordinator's public key (printed at its start): tasks signed by any other key are refused", publicKeyFlag)
+    .option('--require-dp', 'refuse tasks without central differential privacy')
+    .option('--dp-unit <unit>', "refuse DP tasks protecting another unit: 'user' (each shopper) or 'client'", oneOf('--dp-unit', ['user', 'client'] as const))
+    .option('--max-sample-rate <q>', 'refuse DP tasks that sample users at a higher rate', positiveNumber('--max-sample-rate'))
+    .option('--max-clip <C>', 'refuse DP tasks with a larger clip norm', positiveNumber('--max-clip'))
     .action(async (f: ClientFlags) => {
       const id = readIdentity(f.identity);
       const b = await initBackend(f.backend);
       const tag = `[${id.clientId}]`;
       log(`${tag} backend: ${b.detail}`);
+      const policy = policyOf(f);
+      if (Object.keys(policy).length > 0) log(`${tag} privacy policy: ${JSON.stringify(policy)}`);
+      if (f.coordinatorKey) log(`${tag} coordinator key pinned (${publicKeyFingerprint(f.coordinatorKey)})`);
       const client = new SocketClient({
         server: f.server.replace(/\/$/, ''),
         clientId: id.clientId,
         name: f.name,
         identity: id,
         loadData: (itemIds) => loadLocalData(f.data, itemIds, { merchant: f.merchant }),
+        coordinatorKey: f.coordinatorKey,
+        policy,
         log: (line) => log(`${tag} ${line}`),
       });
       client.start();

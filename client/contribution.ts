@@ -9,11 +9,32 @@
 //   al. 2018, Algorithm 1): each local user is included independently with
 //   probability sampleRate; each included user's delta comes from training a
 //   fresh copy of the global model on that user's data alone and is clipped to
-//   clipNorm; the payload is the SUM of the clipped deltas and the weight their
-//   count. One user moves the payload by at most clipNorm however much data
-//   they have, which is what the coordinator's noise is calibrated to.
-import type { Task } from '../protocol/index.ts';
-import { clipInPlace } from '../privacy/index.ts';
+//   clipNorm; the payload is the SUM of the clipped deltas, projected onto the
+//   ball of radius W·clipNorm (W = the task's maxContributions), and the weight
+//   their count.
+//
+// What the user-level guarantee needs from this file, and how it holds:
+// - One user's data moves the sum by at most clipNorm. Each user's training is
+//   seeded from (client id, the user's id, round) — never from the user's
+//   position in the list — so adding or removing a user leaves every other
+//   user's delta bit for bit the same (test/client/contributionNeighbours.test.ts).
+// - A delta that is not finite (training diverged on that user's data) is
+//   replaced by zero and counted here, never sent: a NaN would pass any clip
+//   and get the whole update refused, so whether a merchant counts would
+//   depend on one shopper's data.
+// - The clipped deltas are added exactly (privacy/central ContributionSum: a
+//   fixed-point grid of step C·2⁻²⁶, integers in float64), and the sum is
+//   projected in float64 onto the ball of radius W·C before it is rounded to
+//   float32 (projection onto a convex set moves neighbours no further apart),
+//   so the coordinator never has a reason to refuse it on its weight or norm:
+//   it applies the same projection (privacy/central/sensitivity.ts has the bound).
+// - Under a deadline, sampled users are trained in a random order and the
+//   update holds those done when the time budget ends (a partial sum, or zero
+//   with weight 0): something is always sent. A truncated update breaks the
+//   one-user bound for the users it skipped, so the README asks for a deadline
+//   sized to the worst case and the client reports truncation loudly.
+import { ProtocolError, type Task } from '../protocol/index.ts';
+import { ContributionSum, clipInPlace } from '../privacy/index.ts';
 import { hashString, type Model, type UserSequence } from '../recommender/index.ts';
 
 export interface Contribution {
@@ -31,12 +52,34 @@ export interface Contribution {
   clipped: number;
   /** Largest pre-clip norm among the units (0 when none). */
   maxNorm: number;
+  /** Units whose delta was not finite and was replaced by zero. */
+  nonFinite: number;
+  /** Sampled users left untrained because the time budget ran out. */
+  skipped: number;
+  /** Whether the W·C projection shortened the sum. */
+  projected: boolean;
 }
 
 export interface ContributionDeps {
   clientId: string;
   /** Uniform [0, 1) for sampling users: a CSPRNG unless a simulation seeds it. */
   random: () => number;
+  /** Now, in ms on the coordinator's clock (the task's deadline is on it); default Date.now. */
+  now?: () => number;
+}
+
+/** The seed of one user's local training in one round: from stable ids only, never from a position in a list. */
+export function userSeed(clientId: string, user: string, round: number): number {
+  return hashString(`${clientId}\u0000${user}\u0000${round}`);
+}
+
+/**
+ * When a client under user-level DP stops training more users: the task's
+ * deadline minus a margin for encoding and upload (10% of the time left, at
+ * least one second).
+ */
+export function trainingStopsAt(deadline: number, now: number): number {
+  return deadline - Math.max(1000, 0.1 * (deadline - now));
 }
 
 function trainOptions(task: Task, seed: number) {
@@ -52,14 +95,28 @@ async function trainDelta(model: Model, global: Float32Array, seqs: UserSequence
   return { delta, fit };
 }
 
+/** Zeroes `delta` if any value is NaN or infinite; returns whether it did. */
+function zeroIfNonFinite(delta: Float32Array): boolean {
+  for (let i = 0; i < delta.length; i++) {
+    if (!Number.isFinite(delta[i])) {
+      delta.fill(0);
+      return true;
+    }
+  }
+  return false;
+}
+
 /** One delta over all local data (mode 'none', or unit 'client'). */
 async function wholeClient(model: Model, global: Float32Array, train: UserSequence[], task: Task, deps: ContributionDeps): Promise<Contribution> {
+  const central = task.privacy.mode === 'central';
   const seed = (hashString(deps.clientId) ^ task.round) >>> 0;
   const { delta, fit } = await trainDelta(model, global, train, task, seed);
+  // under DP a diverged delta becomes zero (counted), so that whether this client counts does not depend on its data;
+  // without DP it is sent as it is and the coordinator refuses it as non-finite
+  const nonFinite = central && zeroIfNonFinite(delta) ? 1 : 0;
   const clip = task.privacy.clipNorm;
   const norm = clipInPlace(delta, clip);
   const clipped = clip !== null && norm > clip ? 1 : 0;
-  const central = task.privacy.mode === 'central';
   return {
     delta,
     weight: central ? 1 : fit.examples,
@@ -70,28 +127,46 @@ async function wholeClient(model: Model, global: Float32Array, train: UserSequen
     units: 1,
     clipped,
     maxNorm: norm,
+    nonFinite,
+    skipped: 0,
+    projected: false,
   };
 }
 
-/** The sum of per-user clipped deltas over a Poisson sample of the local users. */
+/** The users included this round (Poisson rate q), in a random order (which users a deadline cuts off is random too). */
+function sampleUsers(train: UserSequence[], q: number, random: () => number): UserSequence[] {
+  const sampled = train.filter(() => random() < q);
+  for (let i = sampled.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [sampled[i], sampled[j]] = [sampled[j], sampled[i]];
+  }
+  return sampled;
+}
+
+/** The sum of per-user clipped deltas over a Poisson sample of the local users, projected onto the W·C ball. */
 async function perUser(model: Model, global: Float32Array, train: UserSequence[], task: Task, deps: ContributionDeps): Promise<Contribution> {
-  const q = task.privacy.sampleRate;
-  const clip = task.privacy.clipNorm;
-  if (q === undefined || clip === null) throw new Error(`task of round ${task.round}: user-level DP needs privacy.sampleRate and privacy.clipNorm`);
-  const sum = new Float64Array(global.length);
+  const { sampleRate: q, clipNorm: clip, maxContributions: maxUsers } = task.privacy;
+  if (q === undefined || clip === null || maxUsers === undefined) {
+    throw new ProtocolError('schema', `task of round ${task.round}: user-level DP needs privacy.sampleRate, privacy.clipNorm and privacy.maxContributions`);
+  }
+  const now = deps.now ?? Date.now;
+  const stopAt = trainingStopsAt(task.deadline, now());
+  const sampled = sampleUsers(train, q, deps.random);
+  const sum = new ContributionSum(global.length, clip);
   let units = 0;
   let clipped = 0;
+  let nonFinite = 0;
   let examples = 0;
   let lossSum = 0;
   let lossCount = 0;
   let seconds = 0;
   let maxNorm = 0;
-  for (let u = 0; u < train.length; u++) {
-    if (!(deps.random() < q)) continue;
-    const seed = (hashString(`${deps.clientId}/${u}`) ^ task.round) >>> 0;
-    const { delta, fit } = await trainDelta(model, global, [train[u]], task, seed);
+  for (const seq of sampled) {
+    if (now() >= stopAt) break;
+    const { delta, fit } = await trainDelta(model, global, [seq], task, userSeed(deps.clientId, seq.user, task.round));
+    if (zeroIfNonFinite(delta)) nonFinite++;
     const norm = clipInPlace(delta, clip);
-    for (let i = 0; i < delta.length; i++) sum[i] += delta[i];
+    sum.add(delta);
     units++;
     if (norm > clip) clipped++;
     maxNorm = Math.max(maxNorm, norm);
@@ -103,8 +178,9 @@ async function perUser(model: Model, global: Float32Array, train: UserSequence[]
     }
   }
   model.setWeights(global);
+  const { sum: payload, projected } = sum.finish(maxUsers * clip);
   return {
-    delta: Float32Array.from(sum),
+    delta: payload,
     weight: units,
     numExamples: examples,
     ...(task.privacy.reportClipCount ? { clipCount: units - 2 * clipped } : {}),
@@ -113,6 +189,9 @@ async function perUser(model: Model, global: Float32Array, train: UserSequence[]
     units,
     clipped,
     maxNorm,
+    nonFinite,
+    skipped: sampled.length - units,
+    projected,
   };
 }
 

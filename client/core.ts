@@ -1,19 +1,26 @@
-// The participant, transport-agnostic and browser-safe: on a task it gets the
-// model version, evaluates it on its own held-out items (federated
-// evaluation), fine-tunes it on its own data, and sends back the clipped,
-// encoded and signed delta. Raw behaviour data never leaves this object.
+// The participant, transport-agnostic and browser-safe: on a task it checks
+// the coordinator's signature and its own privacy policy, gets the model
+// version (checked against the hash in the signed task), evaluates it on its
+// own held-out items (federated evaluation), fine-tunes it on its own data,
+// and sends back the clipped, encoded and signed delta. Raw behaviour data
+// never leaves this object.
 import {
-  PROTOCOL_VERSION,
+  ProtocolError,
+  bytesEqual,
   cryptoRandom,
   encode,
-  evalSigningBytes,
-  sha512,
-  sign,
-  toBase64,
-  updateSigningBytes,
+  fromBase64,
+  naclVerifier,
+  sha512 as naclSha512,
+  signedEvalReport,
+  signedUpdate,
+  verifyTask,
+  type MessageInputs,
+  type SignatureVerifier,
   type Task,
 } from '../protocol/index.ts';
 import { contribute } from './contribution.ts';
+import { PolicyError, policyViolation, type PrivacyPolicy } from './policy.ts';
 import { accumulateRanking, loadModel, readCheckpoint, type EvalCase, type Model, type UserSequence } from '../recommender/index.ts';
 
 /** A client's own data, already mapped onto the federation's catalog. */
@@ -40,7 +47,8 @@ export interface ClientIdentity {
   secretKey: Uint8Array;
 }
 
-export type ClientSend = (kind: 'update' | 'evalReport', msg: Record<string, unknown>) => void;
+/** How a client's messages leave it: typed by the protocol's message map. */
+export type ClientSend = <K extends 'update' | 'evalReport'>(kind: K, msg: MessageInputs[K]) => void;
 
 export interface ClientCoreDeps {
   clientId: string;
@@ -50,6 +58,19 @@ export interface ClientCoreDeps {
   /** The safetensors checkpoint of a model version. */
   fetchModel: (version: number) => Promise<Uint8Array>;
   send: ClientSend;
+  /**
+   * The coordinator's Ed25519 public key (pinned, or learned at connect):
+   * every task must carry its signature. null: not known yet (tasks are refused).
+   */
+  coordinatorKey: () => Uint8Array | null;
+  /** Verifies the task signature (default tweetnacl; Node passes its native verifier). */
+  verifier?: SignatureVerifier;
+  /** SHA-512 for payload and model hashes (default tweetnacl's; Node passes its native one). */
+  sha512?: (bytes: Uint8Array) => Uint8Array;
+  /** The least protection this client trains under (default: any task). */
+  policy?: PrivacyPolicy;
+  /** Now in ms on the coordinator's clock (the task's deadline), default Date.now. */
+  now?: () => number;
   /** Uniform [0,1) for int8 stochastic rounding and user sampling; a CSPRNG unless a simulation seeds it. */
   random?: () => number;
   /**
@@ -69,8 +90,14 @@ export interface TaskReport {
   /** Largest pre-clip norm among the contributions. */
   norm: number;
   clipped: boolean;
-  /** Contributions in the update (users sampled, or 1). */
+  /** Contributions in the update (users trained, or 1). */
   contributions: number;
+  /** Contributions whose delta was not finite and was sent as zero. */
+  nonFinite: number;
+  /** Sampled users not trained before the time budget ended (user-level DP). */
+  skipped: number;
+  /** Whether the sum was projected onto the W·C ball (more users sampled than the task's maxContributions allows at full norm). */
+  projected: boolean;
   evaluated?: Record<string, number>;
 }
 
@@ -81,11 +108,13 @@ export class ClientCore {
   private data: LocalData | null = null;
   private readonly random: () => number;
   private readonly log: (line: string) => void;
+  private readonly hash: (bytes: Uint8Array) => Uint8Array;
   busy = false;
 
   constructor(private readonly deps: ClientCoreDeps) {
     this.random = deps.random ?? cryptoRandom();
     this.log = deps.log ?? (() => {});
+    this.hash = deps.sha512 ?? naclSha512;
   }
 
   get localData(): LocalData | null {
@@ -96,10 +125,14 @@ export class ClientCore {
     return this.model;
   }
 
-  /** Makes the model hold `version` (downloading it unless it is already loaded). */
-  async sync(version: number, lineage: string): Promise<Model> {
+  /** Makes the model hold the task's version (downloading it unless it is already loaded), checked against the task's hash. */
+  async sync(task: Pick<Task, 'modelVersion' | 'lineage' | 'modelHash'>): Promise<Model> {
+    const { modelVersion: version, lineage } = task;
     if (this.model && this.version === version && this.lineage === lineage) return this.model;
     const bytes = await this.deps.fetchModel(version);
+    if (!bytesEqual(this.hash(bytes), fromBase64(task.modelHash))) {
+      throw new ProtocolError('bad-signature', `model version ${version} as downloaded does not match the hash in the signed task: refusing to train on it`);
+    }
     if (!this.model || this.lineage !== lineage) {
       if (!this.deps.model) this.model?.dispose();
       let checkpoint;
@@ -126,42 +159,64 @@ export class ClientCore {
   /** Federated evaluation: metric sums of the received model on this client's validation items. */
   private async evaluate(task: Task, model: Model): Promise<Record<string, number>> {
     const acc = await accumulateRanking((h) => model.scoreBatch(h), this.data!.valid, model.spec.config.numItems);
-    const msg = { round: task.round, modelVersion: task.modelVersion, clientId: this.deps.clientId, count: acc.count, sums: acc.sums };
-    const signature = sign(evalSigningBytes({ protocolVersion: PROTOCOL_VERSION, ...msg }), this.deps.identity.secretKey);
-    this.deps.send('evalReport', { ...msg, signature: toBase64(signature) });
+    const { lineage, taskId, round, modelVersion } = task;
+    this.deps.send('evalReport', signedEvalReport({ lineage, taskId, round, modelVersion, clientId: this.deps.clientId, count: acc.count, sums: acc.sums }, this.deps.identity.secretKey));
     return acc.result();
+  }
+
+  /** Refuses a task the coordinator did not sign or this client's policy does not allow (throws, sends nothing). */
+  private checkTask(task: Task): void {
+    const key = this.deps.coordinatorKey();
+    if (!key) throw new ProtocolError('not-authenticated', `task of round ${task.round}: the coordinator's key is not known yet`);
+    if (!verifyTask(task, key, this.deps.verifier ?? naclVerifier)) {
+      throw new ProtocolError('bad-signature', `task of round ${task.round} does not carry a valid signature of the coordinator's key: ignored`);
+    }
+    const why = policyViolation(task, this.deps.policy ?? {});
+    if (why) throw new PolicyError(`round ${task.round}: task refused by this client's privacy policy: ${why}`);
   }
 
   /** Runs one task to completion and sends the update. */
   async handleTask(task: Task): Promise<TaskReport> {
     this.busy = true;
     try {
-      const model = await this.sync(task.modelVersion, task.lineage);
+      this.checkTask(task);
+      const model = await this.sync(task);
       const data = this.data!;
       const evaluated = task.evaluate && data.valid.length > 0 ? await this.evaluate(task, model) : undefined;
-      const c = await contribute(model, data.train, task, { clientId: this.deps.clientId, random: this.random });
+      const c = await contribute(model, data.train, task, { clientId: this.deps.clientId, random: this.random, now: this.deps.now });
       // The model now holds local weights; the next task re-syncs from the coordinator.
       this.version = -1;
-      const payload = encode(c.delta, task.codec, { random: this.random });
-      const payloadHash = toBase64(sha512(payload));
-      const fields = {
-        round: task.round,
-        modelVersion: task.modelVersion,
-        clientId: this.deps.clientId,
-        payloadHash,
-        numExamples: c.numExamples,
-        weight: c.weight,
-        ...(c.clipCount !== undefined ? { clipCount: c.clipCount } : {}),
+      const { lineage, taskId, round, modelVersion, codec } = task;
+      const update = signedUpdate(
+        {
+          lineage,
+          taskId,
+          round,
+          modelVersion,
+          clientId: this.deps.clientId,
+          codec,
+          payload: encode(c.delta, codec, { random: this.random }),
+          numExamples: c.numExamples,
+          weight: c.weight,
+          ...(c.clipCount !== undefined ? { clipCount: c.clipCount } : {}),
+          metrics: { loss: Number.isFinite(c.loss) ? c.loss : undefined, trainSeconds: c.trainSeconds, users: data.users },
+        },
+        this.deps.identity.secretKey,
+        this.hash,
+      );
+      this.deps.send('update', update);
+      return {
+        round,
+        loss: c.loss,
+        trainSeconds: c.trainSeconds,
+        norm: c.maxNorm,
+        clipped: c.clipped > 0,
+        contributions: c.units,
+        nonFinite: c.nonFinite,
+        skipped: c.skipped,
+        projected: c.projected,
+        evaluated,
       };
-      const signature = sign(updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, ...fields }), this.deps.identity.secretKey);
-      this.deps.send('update', {
-        ...fields,
-        codec: task.codec,
-        payload,
-        signature: toBase64(signature),
-        metrics: { loss: Number.isFinite(c.loss) ? c.loss : undefined, trainSeconds: c.trainSeconds, users: data.users },
-      });
-      return { round: task.round, loss: c.loss, trainSeconds: c.trainSeconds, norm: c.maxNorm, clipped: c.clipped > 0, contributions: c.units, evaluated };
     } finally {
       this.busy = false;
     }

@@ -1,6 +1,7 @@
 // The coordinator's configuration (fedrec.json): every field has a default, and
 // a bad file fails at start with the field's path and the reason.
 import { z } from 'zod';
+import { ConfigError } from './errors.ts';
 
 const positiveInt = z.int().min(1, 'must be a positive integer');
 const nonNegInt = z.int().min(0, 'must be >= 0');
@@ -39,9 +40,10 @@ const privacySchema = z
      */
     population: positiveInt.optional(),
     /**
-     * unit 'user': the most users one client may contribute in a round (its
-     * update's weight); bounds what float32 rounding of a client's sum can add
-     * to the sensitivity. Default: population.
+     * unit 'user': W, the most users one client's update may carry at full
+     * norm: each update is projected onto the ball of radius W × clip (by the
+     * client, and again by the coordinator), never refused on its count.
+     * Default ⌈qP + 4√(qP)⌉ (P = population), see coordinator/settings.ts.
      */
     maxUsersPerClient: positiveInt.optional(),
     /** L2 bound of one contribution: a fixed norm, or adaptive (Andrew et al. 2021). */
@@ -126,7 +128,8 @@ export const coordinatorConfigSchema = z
         tau: positive.optional(),
         /** Default 'examples'; central DP mode requires (and defaults to) 'uniform'. */
         weighting: z.enum(['examples', 'uniform']).optional(),
-        proxMu: z.number().min(0).default(0),
+        /** Clients' proximal term μ: default 0.01 for fedprox, 0 for the others. */
+        proxMu: z.number().min(0).optional(),
       })
       .prefault({}),
     /** Wire encoding of updates this coordinator asks for. */
@@ -141,6 +144,14 @@ export const coordinatorConfigSchema = z
       .object({
         /** Largest accepted update payload; default fits the model at f32 plus headroom. */
         maxUpdateBytes: positiveInt.optional(),
+        /**
+         * Without DP: the largest L2 norm of one update; longer ones are scaled
+         * down to it (server-side norm bounding). Default 10 × the initial
+         * model's norm; null turns it off. Under DP the clip bounds updates.
+         */
+        maxUpdateNorm: positive.nullable().optional(),
+        /** Without DP: the largest aggregation weight of one update (default 2^24). */
+        maxWeight: positive.optional(),
       })
       .prefault({}),
     evaluation: z
@@ -167,6 +178,13 @@ export const coordinatorConfigSchema = z
       if (p.sampleRate !== undefined) issue(['privacy', 'sampleRate'], "applies to unit 'user' only; with unit 'client' set rounds.sampleRate (Poisson sampling of clients)");
       if (p.maxUsersPerClient !== undefined) issue(['privacy', 'maxUsersPerClient'], "applies to unit 'user' only: at unit 'client' every update is one contribution");
       if (p.population === undefined && cfg.clients.allow.length === 0) issue(['privacy', 'population'], "is required with unit 'client' when clients.allow is empty (it defaults to the number of registered clients)");
+      const registered = Math.max(cfg.clients.allow.length, p.population ?? 0);
+      if (cfg.rounds.sampleRate !== undefined && cfg.rounds.maxClients < registered) {
+        issue(
+          ['rounds', 'maxClients'],
+          `must be at least the ${registered} clients that can be sampled with client-level DP: a binding cap would drop sampled clients, which moves the sum by up to 2 × clip and is not charged`,
+        );
+      }
     }
     if (cfg.rounds.overSelect > 0) {
       issue(['rounds', 'overSelect'], 'must be 0 in central DP mode: over-selection keeps the first clients to answer, so inclusion would depend on speed, not on the sampling rate the accountant charges');
@@ -178,9 +196,7 @@ export const coordinatorConfigSchema = z
 
 export type CoordinatorConfig = z.infer<typeof coordinatorConfigSchema>;
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError } from './errors.ts';
 
 /** "SOURCE is invalid:" and one line per zod issue: the field's path and why. */
 export function describeIssues(source: string, issues: ReadonlyArray<{ path: PropertyKey[]; message: string }>): string {

@@ -1,17 +1,20 @@
 // Starts a coordinator from its config: catalog, model lineage, store (resuming
-// after a crash), strategy, round engine, HTTP API and socket.io transport.
-import { createHash } from 'node:crypto';
+// after a crash), the engine (assembleEngine: strategy, releases, round
+// engine), HTTP API and socket.io transport.
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server as IoServer } from 'socket.io';
-import { fromBase64, CODEC_HEADER_BYTES } from '../protocol/index.ts';
+import { fromBase64, toBase64 } from '../protocol/index.ts';
 import { Ed25519Verifier, sha512Native } from '../protocol/node/index.ts';
-import { createModel, evaluateModel, initBackend, leaveOneOut, type ItemMeta, type ModelName, type ModelSpec } from '../recommender/index.ts';
+import { createModel, evaluateModel, initBackend, leaveOneOut, type ItemMeta, type ModelSpec } from '../recommender/index.ts';
 import { loadDataset } from '../recommender/node/index.ts';
+import { assembleEngine, federationStrategy } from './assemble.ts';
 import { ConfigError, type CoordinatorConfig } from './config.ts';
-import { PrivacyController, RoundEngine, type EngineConfig } from './engine/index.ts';
+import type { RoundEngine } from './engine/index.ts';
+import { lineageOf } from './lineage.ts';
+import type { PrivacyController } from './release/index.ts';
+import { federationSettings } from './settings.ts';
 import { Store } from './store/index.ts';
-import { createStrategy } from './strategies/index.ts';
 import { createHttpApp } from './server/http.ts';
 import { createMetrics } from './server/metrics.ts';
 import { Handshake } from './server/handshake.ts';
@@ -52,13 +55,6 @@ export async function resolveCatalog(cfg: CoordinatorConfig['catalog']): Promise
   });
 }
 
-/** A lineage names one (catalog, model shape) pair: change either and training starts a new lineage. */
-export function lineageOf(itemIds: readonly string[], model: ModelName, config: Record<string, number>): string {
-  const h = createHash('sha256');
-  h.update(JSON.stringify({ itemIds, model, config }));
-  return `L${h.digest('hex').slice(0, 16)}`;
-}
-
 /** Server-side evaluation on the validation split of a data spec, mapped onto the catalog. */
 async function serverEvaluator(spec: string, itemIds: readonly string[], model: ModelSpec, log: (line: string) => void) {
   const { dataset } = await loadDataset(spec, { vocabulary: new Map(itemIds.map((id) => [id, {}])) });
@@ -73,28 +69,6 @@ async function serverEvaluator(spec: string, itemIds: readonly string[], model: 
   };
 }
 
-function engineConfig(cfg: CoordinatorConfig, size: number, proxMu: number): EngineConfig {
-  const r = cfg.rounds;
-  return {
-    totalRounds: r.total,
-    clientsPerRound: r.clientsPerRound,
-    sampleRate: r.sampleRate,
-    overSelect: r.overSelect,
-    maxClients: r.maxClients,
-    minClients: r.minClients,
-    quorum: r.quorum,
-    deadlineMs: r.deadlineSeconds * 1000,
-    pauseMs: r.pauseSeconds * 1000,
-    // DP-FedAvg clients train with SGD unless the config says otherwise
-    train: { ...cfg.train, optimizer: cfg.train.optimizer ?? (cfg.privacy.mode === 'central' ? 'sgd' : 'adam') },
-    proxMu,
-    codec: cfg.codec,
-    maxUpdateBytes: cfg.limits.maxUpdateBytes ?? size * 4 + CODEC_HEADER_BYTES + 1024,
-    clipNorm: null,
-    evaluate: cfg.evaluation.federated,
-  };
-}
-
 /** Central DP cannot start over model versions that were published without it. */
 function refuseUnprotectedHistory(cfg: CoordinatorConfig, store: Store): void {
   const unprotected = store.records().filter((x) => x.outcome === 'committed' && x.privacy?.charged !== true);
@@ -106,40 +80,20 @@ function refuseUnprotectedHistory(cfg: CoordinatorConfig, store: Store): void {
   }
 }
 
-/** The engine's DP controller for central mode, with the ledger replayed from the store. */
-function privacyController(cfg: CoordinatorConfig, size: number, store: Store, log: (line: string) => void): PrivacyController {
+/** Says at start what central DP will do, and warns about what it does not cover. */
+function logPrivacy(cfg: CoordinatorConfig, ctl: PrivacyController, log: (line: string) => void): void {
   const p = cfg.privacy;
-  const r = cfg.rounds;
-  const ctl = new PrivacyController({
-    settings: {
-      mode: 'central',
-      unit: p.unit,
-      targetEpsilon: p.targetEpsilon,
-      delta: p.delta,
-      noiseMultiplier: p.noiseMultiplier,
-      sampleRate: p.sampleRate,
-      population: p.population ?? cfg.clients.allow.length,
-      maxContributions: p.unit === 'user' ? (p.maxUsersPerClient ?? p.population!) : 1,
-      clip: p.clip,
-    },
-    selection: { sampleRate: r.sampleRate, clientsPerRound: r.clientsPerRound, maxClients: r.maxClients },
-    totalRounds: r.total,
-    size,
-    records: store.records(),
-    log,
-  });
   const st = ctl.status();
   const clip = 'norm' in p.clip ? `clip norm ${p.clip.norm}` : `adaptive clip from ${p.clip.adaptive.initialNorm} (quantile ${p.clip.adaptive.targetQuantile})`;
+  const w = p.unit === 'user' ? `, at most ${ctl.settings.maxContributions} users per update at full norm` : '';
   log(
-    `privacy: central DP, unit ${p.unit}, budget ε = ${p.targetEpsilon} at δ = ${p.delta}, ${clip}, noise ${p.noiseMultiplier === 'auto' ? 'auto' : `z = ${p.noiseMultiplier}`}` +
+    `privacy: central DP, unit ${p.unit}, budget ε = ${p.targetEpsilon} at δ = ${p.delta}, ${clip}${w}, noise ${p.noiseMultiplier === 'auto' ? 'auto' : `z = ${p.noiseMultiplier}`}; ` +
+      `rounds close at their deadline (${cfg.rounds.deadlineSeconds}s)` +
       (st.rounds > 0 ? `; ledger: ${st.rounds} rounds charged, ε = ${st.epsilon!.toFixed(4)}` : ''),
   );
-  if (p.unit === 'client' && r.sampleRate === undefined) {
+  if (p.unit === 'client' && cfg.rounds.sampleRate === undefined) {
     log('privacy: warning: fixed-size client selection is not covered by the accountant (it assumes Poisson sampling); set rounds.sampleRate');
   }
-  const population = ctl.settings.population;
-  if (p.delta >= 1 / population) log(`privacy: warning: δ = ${p.delta} is not below 1/population = ${1 / population}`);
-  return ctl;
 }
 
 export async function startCoordinator(cfg: CoordinatorConfig, log: (line: string) => void = () => {}): Promise<RunningCoordinator> {
@@ -154,22 +108,13 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
   const initialWeights = model.getWeights();
   model.dispose();
   const lineage = lineageOf(itemIds, name, spec.config);
-  const s = cfg.strategy;
-  const central = cfg.privacy.mode === 'central';
-  const strategy = createStrategy({
-    name: s.name,
-    size: spec.size,
-    serverLr: s.serverLr,
-    weighting: central ? 'uniform' : s.weighting,
-    ...(s.name === 'fedavgm' ? { momentum: s.momentum } : {}),
-    ...(s.name === 'fedadam' || s.name === 'fedyogi' ? { beta1: s.beta1, beta2: s.beta2, tau: s.tau } : {}),
-    ...(s.name === 'fedprox' ? { proxMu: s.proxMu } : {}),
-  });
+  const settings = federationSettings(cfg, spec.size);
+  const strategy = federationStrategy(settings);
+  const central = settings.privacy !== null;
   const store = await Store.open(cfg.dataDir, { init: { lineage, spec, itemIds, initialWeights, strategyState: strategy.state() } });
   // a start that fails after opening the store must release its lock (and files) before reporting
   try {
     if (central) refuseUnprotectedHistory(cfg, store);
-    strategy.restore(store.latest().strategyState);
     const rec = store.recovery;
     log(
       rec.created
@@ -177,33 +122,33 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
         : `store: resumed ${cfg.dataDir} at model version ${store.modelVersion} after round ${store.round}` +
             (rec.tornTail || rec.deletedOrphans.length ? ` (recovered: ${rec.tornTail ? 'torn log tail cut, ' : ''}${rec.deletedOrphans.length} uncommitted files removed)` : ''),
     );
+    log(`coordinator key ${toBase64(store.key.publicKey)}${store.key.created ? ' (new)' : ''}: clients pin it with --coordinator-key`);
     const allow = new Map(cfg.clients.allow.map((c) => [c.id, fromBase64(c.publicKey, 32, `clients.allow[${c.id}].publicKey`)]));
     if (allow.size === 0) log('warning: clients.allow is empty: no client can connect (fedrec keygen prints a key to register)');
     const verifier = new Ed25519Verifier();
     const httpServer: HttpServer = createServer();
-    // socket.io enforces this before authentication: the largest legal update plus room for the JSON fields
-    const proxMu = s.name === 'fedprox' ? (strategy as { proxMu?: number }).proxMu ?? s.proxMu : 0;
-    const engineCfg = engineConfig(cfg, spec.size, proxMu);
-    const io = new IoServer(httpServer, { maxHttpBufferSize: engineCfg.maxUpdateBytes + 64 * 1024, serveClient: false });
-    const adapter = new SocketAdapter(io, new Handshake(allow, verifier), log);
     const serverEval = cfg.evaluation.serverData ? await serverEvaluator(cfg.evaluation.serverData, itemIds, spec, log) : undefined;
-    const privacy = central ? privacyController(cfg, spec.size, store, log) : undefined;
     if (!central) {
       const charged = store.records().filter((r) => r.privacy?.charged === true).length;
       if (charged > 0) log(`privacy: warning: ${charged} rounds of this store ran under central DP, but privacy.mode is 'none': models published from now on are not protected`);
     }
-    const engine = new RoundEngine({
-      privacy,
-      serverEval,
-      config: engineCfg,
+    let adapter: SocketAdapter | null = null;
+    const { engine, releases, config: engineCfg } = assembleEngine(settings, {
       store,
       strategy,
-      transport: adapter,
+      transport: { send: (id, kind, msg) => adapter?.send(id, kind, msg) ?? false },
       verifier,
       sha512: sha512Native,
       publicKeyOf: (id) => allow.get(id),
+      signingKey: store.key.secretKey,
+      initialWeights,
+      serverEval,
       log,
     });
+    if (releases.mode === 'central') logPrivacy(cfg, releases as PrivacyController, log);
+    // socket.io enforces this before authentication: the largest legal update plus room for the JSON fields
+    const io = new IoServer(httpServer, { maxHttpBufferSize: engineCfg.maxUpdateBytes + 64 * 1024, serveClient: false });
+    adapter = new SocketAdapter(io, new Handshake(allow, verifier), log, store.key.publicKey);
     adapter.attach(engine);
     let bytesOut = 0;
     const metrics = createMetrics(engine, adapter, () => bytesOut);

@@ -1,5 +1,6 @@
 // Shared types of the coordinator: the Strategy interface and the RoundRecord,
 // the one record of everything a round decided (see ARCHITECTURE.md).
+import type { LedgerEntry } from './release/types.ts';
 
 /** Server-side optimizer state, saved with each checkpoint so a restart resumes it exactly. */
 export interface StrategyState {
@@ -10,19 +11,6 @@ export interface StrategyState {
   vectors: Record<string, Float32Array>;
   /** Scalar hyper-parameters the state was made with (checked on restore). */
   params: Record<string, number | string | boolean>;
-}
-
-export interface AggregateOptions {
-  /**
-   * Divide the summed contributions by this instead of their realised total
-   * weight (central DP divides by the expected number of contributions).
-   */
-  denominator?: number;
-  /**
-   * Called with a float64 copy of the running sum before dividing; may change it
-   * in place (central DP rounds it to its grid and adds noise here).
-   */
-  beforeDivide?: (sum: Float64Array) => void;
 }
 
 export interface Aggregate {
@@ -45,11 +33,20 @@ export interface Strategy {
   readonly size: number;
   /** Start a round: clears the running sum. */
   begin(): void;
-  /** Folds one accepted update (client delta = local − global) with its weight. */
-  add(delta: Float32Array, weight: number): void;
+  /**
+   * Folds one accepted update (client delta = local − global) with its weight;
+   * `scale` in [0, 1] (default 1) shortens it without changing its weight
+   * (the engine's norm bound or DP projection, applied in float64).
+   */
+  add(delta: Float32Array, weight: number, scale?: number): void;
   /** Updates folded this round. */
   readonly count: number;
-  finish(opts?: AggregateOptions): Aggregate;
+  /** Σ of the folded updates' weights. */
+  readonly totalWeight: number;
+  /** The weighted average: sum / totalWeight (float64 division, one rounding). */
+  finish(): Aggregate;
+  /** A float64 copy of the weighted sum (central DP noises it and divides by the expected count). */
+  sum(): Float64Array;
   /** Server step: the next global weights from the current ones and the averaged delta. */
   apply(global: Float32Array, delta: Float32Array): Float32Array;
   state(): StrategyState;
@@ -75,14 +72,18 @@ export interface RoundRecord {
   lineage: string;
   strategy: string;
   selected: string[];
-  participants: Array<{ clientId: string; weight: number; numExamples: number; loss?: number }>;
+  /** Accepted updates; `bounded` when the norm bound (or the DP projection) shortened one. */
+  participants: Array<{ clientId: string; weight: number; numExamples: number; loss?: number; bounded?: boolean }>;
+  /** The first MAX_LISTED_REFUSALS refusals of the round. */
   refusals: Refusal[];
   /** Refusals beyond the first MAX_LISTED_REFUSALS, counted but not listed (a flooding client cannot grow the record). */
   refusalsNotListed?: number;
+  /** Every refusal of the round by reason code, listed or not. */
+  refusalCounts?: Record<string, number>;
   /** Why an abandoned round was abandoned. */
   reason?: string;
   /** The DP ledger entry of a round the accountant charged (central mode). */
-  privacy?: Record<string, number | string | boolean | null>;
+  privacy?: LedgerEntry;
   metrics: Record<string, number>;
   timings: { startedAt: number; deadline: number; closedAt: number; committedAt?: number; aggregateMs?: number };
 }

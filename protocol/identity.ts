@@ -1,15 +1,6 @@
-// Client identities (Ed25519 key pairs), base64, hashing and the canonical
-// bytes that get signed. Browser-safe: tweetnacl, no Buffer, no Node imports.
-//
-// Canonical signing bytes: a sequence of fields, each either
-//   str / bytes: u32 little-endian byte length, then the bytes (strings UTF-8)
-//   u64:         8 bytes little-endian (a safe non-negative integer)
-//   f64:         8 bytes little-endian IEEE double (-0 written as +0, because
-//                JSON, which carries numbers on the wire, cannot tell them apart)
-// starting with the domain tag as a `str`, so a signature made for one
-// purpose ('fedrec-auth-v1', 'fedrec-update-v1', 'fedrec-eval-v1') never
-// verifies for another, and length prefixes make the encoding injective
-// (clientId "a1" + round 2 and clientId "a" + round 12 differ).
+// Identities (Ed25519 key pairs), base64, hashing, and signing and
+// verifying detached signatures. What gets signed is in signing.ts.
+// Browser-safe: tweetnacl, no Buffer, no Node imports.
 import nacl from 'tweetnacl';
 import { ProtocolError } from './errors.ts';
 
@@ -19,9 +10,6 @@ export const SIGNATURE_BYTES = 64;
 export const NONCE_BYTES = 32;
 export const SHA512_BYTES = 64;
 
-export const AUTH_DOMAIN = 'fedrec-auth-v1';
-export const UPDATE_DOMAIN = 'fedrec-update-v1';
-export const EVAL_DOMAIN = 'fedrec-eval-v1';
 
 export interface Identity {
   publicKey: Uint8Array;
@@ -137,8 +125,7 @@ export function identityToJSON(id: Identity): IdentityJSON {
   return json;
 }
 
-const CLIENT_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
-const METRIC_NAME_RE = /^[A-Za-z][A-Za-z0-9@._:-]{0,63}$/;
+export const CLIENT_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Reads an identity (an object, or its JSON text), checking the version, key
@@ -203,147 +190,6 @@ export function publicKeyFingerprint(publicKey: Uint8Array): string {
   let s = '';
   for (let i = 0; i < 16; i++) s += h[i].toString(16).padStart(2, '0');
   return s;
-}
-
-// ---------------------------------------------------------- signing bytes
-
-const utf8 = new TextEncoder();
-
-class CanonicalWriter {
-  private parts: Uint8Array[] = [];
-  private length = 0;
-
-  constructor(domain: string) {
-    this.str(domain);
-  }
-
-  private push(b: Uint8Array): void {
-    this.parts.push(b);
-    this.length += b.length;
-  }
-
-  bytes(b: Uint8Array): this {
-    const len = new Uint8Array(4);
-    new DataView(len.buffer).setUint32(0, b.length, true);
-    this.push(len);
-    this.push(b);
-    return this;
-  }
-
-  str(s: string): this {
-    return this.bytes(utf8.encode(s));
-  }
-
-  u64(n: number, what: string): this {
-    if (!Number.isSafeInteger(n) || n < 0) throw new ProtocolError('schema', `${what} must be a non-negative safe integer, got ${n}`);
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setBigUint64(0, BigInt(n), true);
-    this.push(b);
-    return this;
-  }
-
-  f64(x: number, what: string): this {
-    if (typeof x !== 'number' || !Number.isFinite(x)) throw new ProtocolError('schema', `${what} must be a finite number, got ${x}`);
-    const b = new Uint8Array(8);
-    new DataView(b.buffer).setFloat64(0, x === 0 ? 0 : x, true);
-    this.push(b);
-    return this;
-  }
-
-  finish(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let o = 0;
-    for (const p of this.parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
-  }
-}
-
-function binaryField(v: Uint8Array | string, bytes: number, what: string): Uint8Array {
-  const b = typeof v === 'string' ? fromBase64(v, bytes, what) : v;
-  if (!(b instanceof Uint8Array) || b.length !== bytes) throw new ProtocolError('schema', `${what} must be ${bytes} bytes`);
-  return b;
-}
-
-function idField(s: string, what: string): string {
-  if (typeof s !== 'string' || !CLIENT_ID_RE.test(s)) throw new ProtocolError('schema', `${what} must be 1-128 characters of A-Z a-z 0-9 . _ : -`);
-  return s;
-}
-
-/** The bytes a client signs to answer a challenge: tag 'fedrec-auth-v1', nonce (32 bytes, or its base64), clientId. */
-export function authMessage(nonce: Uint8Array | string, clientId: string): Uint8Array {
-  return new CanonicalWriter(AUTH_DOMAIN)
-    .bytes(binaryField(nonce, NONCE_BYTES, 'nonce'))
-    .str(idField(clientId, 'clientId'))
-    .finish();
-}
-
-export interface UpdateSigningFields {
-  protocolVersion: number;
-  round: number;
-  modelVersion: number;
-  clientId: string;
-  /** SHA-512 of the payload: 64 bytes, or their base64 as sent on the wire. */
-  payloadHash: Uint8Array | string;
-  /** Signed too: they steer aggregation, so a relay must not be able to change them. */
-  numExamples: number;
-  weight: number;
-  /** Adaptive clipping's signed count; appended only when present (so older updates sign the same bytes). */
-  clipCount?: number;
-}
-
-/**
- * Tag 'fedrec-update-v1', protocolVersion, round, modelVersion (u64 each),
- * clientId, payloadHash (64 bytes), numExamples (u64), weight (f64), and when
- * present clipCount (f64, an integer).
- */
-export function updateSigningBytes(f: UpdateSigningFields): Uint8Array {
-  const w = new CanonicalWriter(UPDATE_DOMAIN)
-    .u64(f.protocolVersion, 'protocolVersion')
-    .u64(f.round, 'round')
-    .u64(f.modelVersion, 'modelVersion')
-    .str(idField(f.clientId, 'clientId'))
-    .bytes(binaryField(f.payloadHash, SHA512_BYTES, 'payloadHash'))
-    .u64(f.numExamples, 'numExamples')
-    .f64(f.weight, 'weight');
-  if (f.clipCount !== undefined) {
-    if (!Number.isSafeInteger(f.clipCount)) throw new ProtocolError('schema', `clipCount must be an integer, got ${f.clipCount}`);
-    w.f64(f.clipCount, 'clipCount');
-  }
-  return w.finish();
-}
-
-export interface EvalSigningFields {
-  protocolVersion: number;
-  round: number;
-  modelVersion: number;
-  clientId: string;
-  count: number;
-  sums: Record<string, number>;
-}
-
-/**
- * Tag 'fedrec-eval-v1', protocolVersion, round, modelVersion, clientId,
- * count (u64), number of sums (u64), then each (name str, value f64) in
- * code-unit order of the names, so key order on the wire does not matter.
- */
-export function evalSigningBytes(f: EvalSigningFields): Uint8Array {
-  const w = new CanonicalWriter(EVAL_DOMAIN)
-    .u64(f.protocolVersion, 'protocolVersion')
-    .u64(f.round, 'round')
-    .u64(f.modelVersion, 'modelVersion')
-    .str(idField(f.clientId, 'clientId'))
-    .u64(f.count, 'count');
-  const keys = Object.keys(f.sums).sort();
-  if (keys.length > 64) throw new ProtocolError('schema', `sums must have at most 64 entries, got ${keys.length}`);
-  w.u64(keys.length, 'number of sums');
-  for (const k of keys) {
-    if (!METRIC_NAME_RE.test(k)) throw new ProtocolError('schema', `sums key ${JSON.stringify(k.slice(0, 64))} must be a metric name (a letter, then A-Z a-z 0-9 @ . _ : -, at most 64 characters)`);
-    w.str(k).f64(f.sums[k], `sums.${k}`);
-  }
-  return w.finish();
 }
 
 // ------------------------------------------------------------- signatures

@@ -41,9 +41,6 @@ export {
   SIGNATURE_BYTES,
   NONCE_BYTES,
   SHA512_BYTES,
-  AUTH_DOMAIN,
-  UPDATE_DOMAIN,
-  EVAL_DOMAIN,
   toBase64,
   fromBase64,
   tryFromBase64,
@@ -54,19 +51,36 @@ export {
   identityFromJSON,
   sha512,
   publicKeyFingerprint,
-  authMessage,
-  updateSigningBytes,
-  evalSigningBytes,
   sign,
   verifyWithNacl,
   hasCanonicalS,
   naclVerifier,
   type Identity,
   type IdentityJSON,
-  type UpdateSigningFields,
-  type EvalSigningFields,
   type SignatureVerifier,
 } from './identity.ts';
+
+export {
+  AUTH_DOMAIN,
+  UPDATE_DOMAIN,
+  EVAL_DOMAIN,
+  TASK_DOMAIN,
+  TASK_ID_BYTES,
+  authMessage,
+  updateSigningBytes,
+  evalSigningBytes,
+  taskSigningBytes,
+  signTask,
+  verifyTask,
+  signedUpdate,
+  signedEvalReport,
+  type UpdateSigningFields,
+  type EvalSigningFields,
+  type SignedTaskFields,
+  type UnsignedUpdate,
+} from './signing.ts';
+
+export { canonicalJson } from './canonical.ts';
 
 export {
   LIMITS,

@@ -19,6 +19,9 @@ import { z } from 'zod';
 import { CODECS, isCodec, type Codec } from './codec.ts';
 import { ProtocolError, REASON_CODES } from './errors.ts';
 import { NONCE_BYTES, PUBLIC_KEY_BYTES, SHA512_BYTES, SIGNATURE_BYTES, tryFromBase64 } from './identity.ts';
+
+/** Bytes of a round's random task id (signing.ts binds updates and reports to it). */
+const TASK_ID_BYTES = 16;
 import { checkVersion } from './version.ts';
 
 export const LIMITS = {
@@ -127,6 +130,8 @@ export const updateMetricsSchema = z.object({
 export const updateSchema = z.object({
   round,
   modelVersion,
+  /** The task id of the round this update answers (signed). */
+  taskId: base64Bytes(TASK_ID_BYTES),
   clientId: idSchema,
   codec: codecSchema,
   /** The encoded delta (protocol codec format). */
@@ -151,6 +156,7 @@ const metricName = z
 export const evalReportSchema = z.object({
   round,
   modelVersion,
+  taskId: base64Bytes(TASK_ID_BYTES),
   clientId: idSchema,
   /** Number of evaluated cases the sums are over. */
   count,
@@ -175,6 +181,8 @@ export const welcomeSchema = z.object({
   state: roundStateSchema,
   modelVersion,
   catalogId: idSchema,
+  /** The coordinator's Ed25519 public key, which signs every task (clients should pin it). */
+  coordinatorKey: base64Bytes(PUBLIC_KEY_BYTES),
 });
 
 export const refusalSchema = z.object({
@@ -186,6 +194,10 @@ export const taskSchema = z.object({
   round,
   modelVersion,
   lineage: idSchema,
+  /** Random per round: updates and evaluation reports are signed over it, so none made for another run of a round is accepted. */
+  taskId: base64Bytes(TASK_ID_BYTES),
+  /** SHA-512 of the checkpoint file of `modelVersion`: the client checks the model it downloaded against it. */
+  modelHash: base64Bytes(SHA512_BYTES),
   /** Submissions after this time (ms since epoch) are refused with 'deadline-passed'. */
   deadline: epochMs,
   train: z.object({
@@ -209,6 +221,12 @@ export const taskSchema = z.object({
     unit: z.enum(['user', 'client']),
     /** unit 'user': each user is included this round independently with this probability (Poisson sampling). */
     sampleRate: z.number().gt(0, 'must be > 0').max(1, 'must be <= 1').optional(),
+    /**
+     * unit 'user': W, the most contributions one update may carry. The client
+     * projects its sum onto the L2 ball of radius W × clipNorm (and so does the
+     * coordinator): never refused on its count, whatever the sample holds.
+     */
+    maxContributions: z.int().min(1, 'must be >= 1').optional(),
     /** Adaptive clipping: report clipCount = Σ(2·1[norm ≤ clipNorm] − 1) over the contributions. */
     reportClipCount: z.boolean().optional(),
     /** This client's share of the DP noise (distributed noise); defined by privacy/, absent = the coordinator adds all noise. */
@@ -217,6 +235,8 @@ export const taskSchema = z.object({
   codec: codecSchema,
   /** Also run federated evaluation and send an `evalReport`. */
   evaluate: z.boolean(),
+  /** The coordinator's Ed25519 signature over `taskSigningBytes` (every field above). */
+  signature: base64Bytes(SIGNATURE_BYTES),
 });
 
 export const updateAckSchema = z.object({

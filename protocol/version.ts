@@ -1,12 +1,14 @@
 // Protocol version negotiation. A coordinator supports a contiguous range of
-// protocol versions [min, max]; today that range is [1, 1]. Browser-safe.
+// protocol versions [min, max]; today that range is [2, 2] (2: updates and
+// reports are signed over the lineage and the round's task id, tasks are
+// signed by the coordinator). Browser-safe.
 import type { ReasonCode } from './errors.ts';
 import { ProtocolError } from './errors.ts';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** The oldest protocol version this code still speaks. */
-export const MIN_PROTOCOL_VERSION = 1;
+export const MIN_PROTOCOL_VERSION = 2;
 
 export interface VersionRange {
   min: number;

@@ -2,20 +2,17 @@
 // partition and a model from the config (all deterministic in the seed), then
 // runs the tasks it is sent with InProcessClients and posts the updates back.
 import { parentPort, workerData } from 'node:worker_threads';
-import { createModel, initBackend, leaveOneOut } from '../recommender/index.ts';
-import { loadDataset } from '../recommender/node/index.ts';
-import { InProcessClients, type TaskWithModel } from './clients.ts';
+import { createModel, initBackend } from '../recommender/index.ts';
+import { InProcessClients, type SamplingSource, type TaskWithModel } from './clients.ts';
 import type { SimulationConfig } from './config.ts';
-import { parsePartition, partitionUsers } from './partition.ts';
+import { loadWorld } from './world.ts';
 
-const cfg = (workerData as { cfg: SimulationConfig }).cfg;
+const { cfg, coordinatorKey, sampling } = workerData as { cfg: SimulationConfig; coordinatorKey: Uint8Array; sampling: SamplingSource };
 const ready = (async () => {
   await initBackend('wasm');
-  const { dataset } = await loadDataset(cfg.data, { fixedVocabulary: cfg.data.startsWith('synthetic') });
-  const split = leaveOneOut(dataset.sequences);
-  const partition = partitionUsers(dataset.sequences, parsePartition(cfg.partition), (i) => dataset.catalog.meta(i).category, cfg.seed);
-  const model = createModel(cfg.model, { ...cfg.modelConfig, numItems: dataset.catalog.size }, cfg.seed);
-  return new InProcessClients(cfg.seed, split.train, partition, model);
+  const w = await loadWorld(cfg);
+  const model = createModel(cfg.model, { ...cfg.modelConfig, numItems: w.numItems }, cfg.seed);
+  return new InProcessClients({ seed: cfg.seed, train: w.split.train, partition: w.partition, model, coordinatorKey, sampling });
 })();
 
 const models = new Map<number, Uint8Array>();

@@ -6,8 +6,9 @@
 // (hash(client id) mod workers), so models' local state (MF user vectors)
 // evolves the same way for any number of workers: results do not depend on it.
 import { Worker } from 'node:worker_threads';
-import { ClientCore, type LocalData } from '../client/core.ts';
-import type { Task } from '../protocol/index.ts';
+import { ClientCore, type LocalData } from '../client/index.ts';
+import { cryptoRandom, type MessageInputs, type Task } from '../protocol/index.ts';
+import { Ed25519Verifier, sha512Native } from '../protocol/node/index.ts';
 import { Rng, hashString, type Model, type UserSequence } from '../recommender/index.ts';
 import type { SimulationConfig } from './config.ts';
 import { DerivedIdentities } from './identities.ts';
@@ -20,7 +21,38 @@ export interface TaskWithModel {
 
 export interface ClientUpdate {
   clientId: string;
-  msg: Record<string, unknown>;
+  msg: MessageInputs['update'];
+}
+
+/**
+ * Where clients' user sampling (and int8 rounding) draws from: 'seeded' from
+ * (seed, client, round), reproducible; 'csprng' under DP, so nobody who knows
+ * the run's public seed can tell who was sampled.
+ */
+export type SamplingSource = 'seeded' | 'csprng';
+
+export interface InProcessOptions {
+  seed: number;
+  train: readonly UserSequence[];
+  partition: Partition;
+  /** The shared model object every virtual client trains in. */
+  model: Model;
+  /** The coordinator's public key (its store's), which signs every task. */
+  coordinatorKey: Uint8Array;
+  sampling: SamplingSource;
+}
+
+/** SHA-512 that hashes each model checkpoint once (every virtual client checks the same bytes). */
+function memoHash(): (bytes: Uint8Array) => Uint8Array {
+  const seen = new WeakMap<Uint8Array, Uint8Array>();
+  return (bytes) => {
+    let h = seen.get(bytes);
+    if (!h) {
+      h = sha512Native(bytes);
+      seen.set(bytes, h);
+    }
+    return h;
+  };
 }
 
 export interface ClientSide {
@@ -32,35 +64,40 @@ export interface ClientSide {
 /** Virtual clients in this thread, training one after another in one shared model object. */
 export class InProcessClients implements ClientSide {
   private readonly identities: DerivedIdentities;
+  private readonly verifier = new Ed25519Verifier();
+  private readonly hash = memoHash();
 
-  constructor(
-    private readonly seed: number,
-    private readonly train: readonly UserSequence[],
-    private readonly partition: Partition,
-    private readonly model: Model,
-  ) {
-    this.identities = new DerivedIdentities(seed);
+  constructor(private readonly o: InProcessOptions) {
+    this.identities = new DerivedIdentities(o.seed);
   }
 
   private dataOf(clientId: string): LocalData {
-    const users = this.partition.usersOf(clientId);
-    return { train: users.map((u) => this.train[u]), valid: [], test: [], users: users.length, unknownItemEvents: 0 };
+    const users = this.o.partition.usersOf(clientId);
+    return { train: users.map((u) => this.o.train[u]), valid: [], test: [], users: users.length, unknownItemEvents: 0 };
+  }
+
+  private randomFor(clientId: string, round: number): () => number {
+    if (this.o.sampling === 'csprng') return cryptoRandom();
+    const rng = new Rng((hashString(clientId) ^ Math.imul(round, 0x9e3779b1) ^ this.o.seed) >>> 0);
+    return () => rng.next();
   }
 
   async run(tasks: TaskWithModel[], modelBytes: (version: number) => Promise<Uint8Array>): Promise<ClientUpdate[]> {
     const out: ClientUpdate[] = [];
     for (const { clientId, task } of tasks) {
-      const rng = new Rng((hashString(clientId) ^ Math.imul(task.round, 0x9e3779b1) ^ this.seed) >>> 0);
       const core = new ClientCore({
         clientId,
         identity: this.identities.get(clientId),
         loadData: async () => this.dataOf(clientId),
         fetchModel: modelBytes,
         send: (kind, msg) => {
-          if (kind === 'update') out.push({ clientId, msg });
+          if (kind === 'update') out.push({ clientId, msg: msg as MessageInputs['update'] });
         },
-        random: () => rng.next(),
-        model: this.model,
+        coordinatorKey: () => this.o.coordinatorKey,
+        verifier: this.verifier,
+        sha512: this.hash,
+        random: this.randomFor(clientId, task.round),
+        model: this.o.model,
       });
       await core.handleTask(task);
       core.dispose();
@@ -88,10 +125,10 @@ export class WorkerClients implements ClientSide {
   private readonly sentVersions: Array<Set<number>> = [];
   private nextId = 1;
 
-  constructor(cfg: SimulationConfig, count: number) {
+  constructor(cfg: SimulationConfig, count: number, coordinatorKey: Uint8Array, sampling: SamplingSource) {
     const entry = new URL('./clientWorker.mjs', import.meta.url);
     for (let i = 0; i < count; i++) {
-      const w = new Worker(entry, { workerData: { cfg } });
+      const w = new Worker(entry, { workerData: { cfg, coordinatorKey, sampling } });
       w.on('message', (m: { id: number; updates?: ClientUpdate[]; error?: string }) => {
         const p = this.pending.get(m.id);
         if (!p) return;

@@ -97,15 +97,18 @@ export function measureUpdatePath(n: number, repeats = 21): StepRow[] {
   const delta = Float32Array.from({ length: n }, () => next() * 1e-3);
   const payload = Buffer.from(encode(delta, 'f32'));
   const payloadHash = toBase64(sha512Native(payload));
-  const fields = { round: 1, modelVersion: 0, clientId: id.id, payloadHash, numExamples: 7, weight: 7 };
-  const signed = updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, ...fields });
+  const taskId = toBase64(new Uint8Array(16).fill(7));
+  const fields = { round: 1, modelVersion: 0, taskId, clientId: id.id, payloadHash, numExamples: 7, weight: 7 };
+  const signed = updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, lineage: 'bench', ...fields });
   const signature = toBase64(signWith(key, signed));
   const raw = { ...fields, codec: 'f32', payload, signature, metrics: {} };
   const verifier = new Ed25519Verifier();
   const strategy = createStrategy({ name: 'fedavg', size: n });
   const ctx = (): UpdateContext => ({
     clientId: id.id,
+    lineage: 'bench',
     round: 1,
+    taskId,
     open: true,
     fromVersion: 0,
     selected: new Set([id.id]),
@@ -114,7 +117,7 @@ export function measureUpdatePath(n: number, repeats = 21): StepRow[] {
     now: Date.now(),
     size: n,
     maxBytes: n * 4 + 1040,
-    clipNorm: null,
+    check: () => {},
     publicKey,
     verifier,
     sha512: sha512Native,

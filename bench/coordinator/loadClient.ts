@@ -97,7 +97,7 @@ async function start(cfg: LoadStart): Promise<void> {
       s.on('disconnect', (reason: string) => {
         if (!stopping) stats.disconnects[reason] = (stats.disconnects[reason] ?? 0) + 1;
       });
-      s.on('task', async (task: { round: number; modelVersion: number; codec: string }) => {
+      s.on('task', async (task: { round: number; modelVersion: number; codec: string; taskId: string; lineage: string }) => {
         const t = now();
         stats.tasks++;
         const r = (stats.rounds[task.round] ??= { firstTask: t, lastSend: 0 });
@@ -109,8 +109,8 @@ async function start(cfg: LoadStart): Promise<void> {
           if (inFlight >= cfg.window) await new Promise<void>((w) => waiting.push(w));
           inFlight++;
         }
-        const fields = { round: task.round, modelVersion: task.modelVersion, clientId: c.id, payloadHash, numExamples, weight: numExamples };
-        const signature = signWith(key, updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, ...fields }));
+        const fields = { round: task.round, modelVersion: task.modelVersion, taskId: task.taskId, clientId: c.id, payloadHash, numExamples, weight: numExamples };
+        const signature = signWith(key, updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, lineage: task.lineage, ...fields }));
         s.emit('update', { ...fields, codec: 'f32', payload, signature: toBase64(signature), metrics: {} });
         stats.sent++;
         r.lastSend = now();

@@ -2,8 +2,10 @@
 // nonce), runs tasks through ClientCore, reconnects with backoff after a
 // coordinator restart, and downloads model versions over HTTP.
 import { io, type Socket } from 'socket.io-client';
-import { PROTOCOL_VERSION, authMessage, parseMessage, sign, toBase64, type Task } from '../../protocol/index.ts';
+import { PROTOCOL_VERSION, authMessage, bytesEqual, fromBase64, parseMessage, publicKeyFingerprint, sign, toBase64, type Task } from '../../protocol/index.ts';
+import { Ed25519Verifier, sha512Native } from '../../protocol/node/index.ts';
 import { ClientCore, type ClientIdentity, type DataSource, type TaskReport } from '../core.ts';
+import type { PrivacyPolicy } from '../policy.ts';
 
 export interface SocketClientOptions {
   server: string;
@@ -15,6 +17,14 @@ export interface SocketClientOptions {
   onTaskDone?: (r: TaskReport) => void;
   /** Called when the coordinator refuses this client (fatal: wrong key, not registered, ...). */
   onRefusal?: (code: string, message: string) => void;
+  /**
+   * The coordinator's public key, pinned: a coordinator presenting another is
+   * refused. Unset: the key of the first coordinator this process connects to
+   * is trusted from then on (and its fingerprint logged to pin it).
+   */
+  coordinatorKey?: Uint8Array;
+  /** The least protection this client trains under. */
+  policy?: PrivacyPolicy;
 }
 
 /** Refusals reconnecting cannot fix. */
@@ -26,6 +36,28 @@ export async function fetchModel(server: string, version: number): Promise<Uint8
   return new Uint8Array(await res.arrayBuffer());
 }
 
+/** What a merchant's operator must hear about a DP task's update: zeroed users, a truncated or projected sum, a deadline too short for the worst case. */
+export function taskWarnings(task: Task, r: TaskReport, startedAt: number): string[] {
+  const out: string[] = [];
+  if (r.nonFinite > 0) out.push(`${r.nonFinite} contribution(s) had non-finite values (training diverged) and were sent as zero`);
+  if (r.skipped > 0) {
+    out.push(
+      `${r.skipped} sampled users were not trained before the deadline: this update is partial, which weakens those users' guarantee; ` +
+        'raise rounds.deadlineSeconds (the coordinator) so the largest sample fits',
+    );
+  }
+  if (r.projected) out.push(`the sum was shortened to ${task.privacy.maxContributions} × the clip (more users sampled than privacy.maxUsersPerClient allows at full norm)`);
+  const w = task.privacy.maxContributions;
+  if (task.privacy.mode === 'central' && w !== undefined && r.contributions > 0) {
+    const perUser = r.trainSeconds / r.contributions;
+    const budget = (task.deadline - startedAt) / 1000;
+    if (perUser * w > 0.9 * budget) {
+      out.push(`at ${perUser.toFixed(3)}s per user, a sample of ${w} users (the round's maximum) would need ~${Math.ceil(perUser * w)}s; the round gives ${Math.floor(budget)}s`);
+    }
+  }
+  return out;
+}
+
 export class SocketClient {
   readonly core: ClientCore;
   private readonly socket: Socket;
@@ -35,9 +67,12 @@ export class SocketClient {
   /** Set by a refusal that reconnecting cannot fix (unregistered key, unsupported protocol). */
   private fatal: string | null = null;
   private stopping = false;
+  /** The coordinator key tasks must be signed with: pinned, or the first one seen. */
+  private coordinatorKey: Uint8Array | null;
 
   constructor(private readonly o: SocketClientOptions) {
     this.log = o.log ?? (() => {});
+    this.coordinatorKey = o.coordinatorKey ?? null;
     this.socket = io(o.server, {
       transports: ['websocket'],
       reconnection: true,
@@ -51,6 +86,10 @@ export class SocketClient {
       identity: o.identity,
       loadData: o.loadData,
       fetchModel: (v) => fetchModel(o.server, v),
+      coordinatorKey: () => this.coordinatorKey,
+      verifier: new Ed25519Verifier(),
+      sha512: sha512Native,
+      policy: o.policy,
       // Only while authenticated: socket.io would buffer it across a reconnect and
       // deliver it before hello, which the coordinator refuses (and disconnects).
       send: (kind, msg) => {
@@ -86,6 +125,20 @@ export class SocketClient {
     });
     s.on('welcome', (raw: unknown) => {
       const w = parseMessage('welcome', raw);
+      const key = fromBase64(w.coordinatorKey);
+      if (this.coordinatorKey && !bytesEqual(key, this.coordinatorKey)) {
+        this.fatal = 'coordinator-key';
+        this.log(
+          `the coordinator presents key ${publicKeyFingerprint(key)}, not the ${this.o.coordinatorKey ? 'pinned' : 'first seen'} ${publicKeyFingerprint(this.coordinatorKey)}: ` +
+            'refusing its tasks and disconnecting (a different coordinator, or a tampered connection)',
+        );
+        s.disconnect();
+        return;
+      }
+      if (!this.coordinatorKey) {
+        this.coordinatorKey = key;
+        this.log(`trusting coordinator key ${w.coordinatorKey} (not pinned: pass --coordinator-key to refuse any other)`);
+      }
       this.status.connected = true;
       this.log(`connected as ${w.clientId}: round ${w.round} (${w.state}), model version ${w.modelVersion}`);
     });
@@ -129,12 +182,14 @@ export class SocketClient {
 
   private async runTask(task: Task): Promise<void> {
     if (Date.now() > task.deadline) return;
+    const started = Date.now();
     try {
       this.status.tasks++;
       const r = await this.core.handleTask(task);
       this.o.onTaskDone?.(r);
-      const what = task.privacy.mode === 'central' && task.privacy.unit === 'user' ? `${r.contributions} users sampled, largest user update norm` : 'update norm';
+      const what = task.privacy.mode === 'central' && task.privacy.unit === 'user' ? `${r.contributions} users trained, largest user update norm` : 'update norm';
       this.log(`round ${r.round}: trained in ${r.trainSeconds.toFixed(1)}s, loss ${r.loss.toFixed(4)}, ${what} ${r.norm.toFixed(3)}${r.clipped ? ` (clipped to ${task.privacy.clipNorm})` : ''}`);
+      for (const warning of taskWarnings(task, r, started)) this.log(`round ${r.round}: warning: ${warning}`);
     } catch (err) {
       this.log(`round ${task.round}: task failed: ${(err as Error).message}`);
     }

@@ -1,27 +1,34 @@
 // The round engine: a transport-agnostic state machine
 // (waiting → training → aggregating → committed | abandoned) that selects
-// participants, hands out tasks, validates and folds updates as they arrive,
-// and commits each round atomically through the store. Transports (socket.io,
-// in-memory) only deliver messages to it and carry its replies.
+// participants, hands out signed tasks, validates and folds updates as they
+// arrive, and commits each round atomically through the store. What a round
+// releases (plain average, or central DP noise and the ledger) is the round's
+// RoundRelease, planned before it starts (coordinator/release). Transports
+// (socket.io, in-memory) only deliver messages to it and carry its replies.
 import { EventEmitter } from 'node:events';
 import {
   PROTOCOL_VERSION,
   ProtocolError,
+  TASK_ID_BYTES,
   evalSigningBytes,
   fromBase64,
   parseMessage,
+  signTask,
+  toBase64,
   type Codec,
+  type MessageInputs,
   type RoundStateName,
   type SignatureVerifier,
   type Task,
 } from '../../protocol/index.ts';
+import type { PrivacyStatus, ReleasePlanner, RoundRelease } from '../release/index.ts';
+import { ReleaseError } from '../release/index.ts';
 import type { Store } from '../store/index.ts';
 import type { RoundRecord, Strategy, Refusal } from '../types.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { Notifier } from './notifier.ts';
 import { cryptoUniform, selectClients, type SelectionConfig, type Uniform } from './selection.ts';
 import { validateUpdate } from './validateUpdate.ts';
-import { NO_PRIVACY_STATUS, type PrivacyController, type PrivacyRecord, type PrivacyStatus, type RoundPrivacy } from './privacy.ts';
 
 export interface EngineConfig extends SelectionConfig {
   totalRounds: number;
@@ -29,32 +36,39 @@ export interface EngineConfig extends SelectionConfig {
   quorum: number;
   deadlineMs: number;
   pauseMs: number;
-  train: { epochs: number; lr: number; batchSize: number; optimizer?: 'adam' | 'sgd' };
+  train: { epochs: number; lr: number; batchSize: number; optimizer: 'adam' | 'sgd' };
   proxMu: number;
   codec: Codec;
   maxUpdateBytes: number;
-  /** L2 clip of each client's delta (null: none); the privacy issue sets it per user. */
-  clipNorm: number | null;
   evaluate: boolean;
 }
 
-/** How the engine reaches clients; `send` returns false when the client is gone. */
+/** The messages the engine sends. */
+export type EngineMessageKind = 'task' | 'updateAck' | 'updateRejected' | 'roundState' | 'modelPublished';
+
+/** How the engine reaches clients, typed by the protocol's message map; `send` returns false when the client is gone. */
 export interface EngineTransport {
-  send(clientId: string, kind: 'task' | 'updateAck' | 'updateRejected' | 'roundState' | 'modelPublished', msg: unknown): boolean;
+  send<K extends EngineMessageKind>(clientId: string, kind: K, msg: MessageInputs[K]): boolean;
 }
 
 export interface EngineDeps {
   config: EngineConfig;
   store: Store;
-  /** Already restored to the store's latest optimizer state (startCoordinator does it). */
+  /** Already restored to the store's latest optimizer state (assembleEngine does it). */
   strategy: Strategy;
+  /** Plans each round's release: PlainPlanner without DP, PrivacyController under central DP. */
+  releases: ReleasePlanner;
   transport: EngineTransport;
   verifier: SignatureVerifier;
   sha512: (bytes: Uint8Array) => Uint8Array;
   /** The registered public key of a client id (undefined: unknown). */
   publicKeyOf: (clientId: string) => Uint8Array | undefined;
+  /** The coordinator's Ed25519 secret key: every task carries its signature. */
+  signingKey: Uint8Array;
   clock?: Clock;
   uniform?: Uniform;
+  /** Random bytes for task ids (default: the platform CSPRNG). */
+  randomBytes?: (n: number) => Uint8Array;
   log?: (line: string) => void;
   /**
    * Optional server-side evaluation of a model version on the coordinator's own
@@ -62,23 +76,26 @@ export interface EngineDeps {
    * with a `server_` prefix (like federated evaluation, of the round's fromVersion).
    */
   serverEval?: (weights: Float32Array, version: number) => Promise<Record<string, number>>;
-  /**
-   * Central differential privacy (absent: none). The strategy must weigh
-   * updates uniformly: each update is a sum of clipped contributions and the
-   * total is divided by the expected number of contributions.
-   */
-  privacy?: PrivacyController;
+}
+
+function cryptoBytes(n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  crypto.getRandomValues(b);
+  return b;
 }
 
 interface ActiveRound {
   round: number;
   fromVersion: number;
+  /** The round's random task id (base64): updates and reports must be signed over it. */
+  taskId: string;
   selected: Set<string>;
   target: number;
   submitted: Set<string>;
   participants: RoundRecord['participants'];
   refusals: Refusal[];
   refusalsNotListed: number;
+  refusalCounts: Record<string, number>;
   open: boolean;
   startedAt: number;
   deadline: number;
@@ -88,17 +105,15 @@ interface ActiveRound {
   evalSums: Map<string, { sum: number; count: number }>;
   evaluated: Set<string>;
   serverMetrics: Record<string, number>;
-  /** What the round releases under central DP (null: no DP). */
-  privacy: RoundPrivacy | null;
-  /** Σ of the updates' clipCount (adaptive clipping). */
-  clipCountSum: number;
-  /** Σ of the accepted updates' weights: contributions under DP. */
-  contributions: number;
+  /** What the round releases and how (plain average, or central DP). */
+  release: RoundRelease;
 }
 
 export interface EngineStats {
   accepted: number;
   refused: Map<string, number>;
+  /** Accepted updates the norm bound (or the DP projection) shortened. */
+  bounded: number;
   committed: number;
   abandoned: number;
   bytesIn: number;
@@ -119,12 +134,12 @@ function roundOf(raw: unknown): number {
 /** Keys the engine writes into a round's metrics; client-reported names cannot overwrite them. */
 const EVAL_BOOKKEEPING = ['evaluatedVersion', 'evalUsers', 'evalClients'];
 
-/** Refusals listed in one round record; the rest are only counted. */
-export const MAX_LISTED_REFUSALS = 1000;
+/** Refusals listed in one round record; the rest are only counted (by reason, always). */
+export const MAX_LISTED_REFUSALS = 100;
 
 export class RoundEngine extends EventEmitter {
   state: RoundStateName | 'stopped' = 'waiting';
-  readonly stats: EngineStats = { accepted: 0, refused: new Map(), committed: 0, abandoned: 0, bytesIn: 0, lastRoundSeconds: 0, lastCommitMs: 0 };
+  readonly stats: EngineStats = { accepted: 0, refused: new Map(), bounded: 0, committed: 0, abandoned: 0, bytesIn: 0, lastRoundSeconds: 0, lastCommitMs: 0 };
   private readonly connected = new Set<string>();
   private current: ActiveRound | null = null;
   private global: Float32Array;
@@ -134,23 +149,27 @@ export class RoundEngine extends EventEmitter {
   stopReason: string | null = null;
   private readonly clock: Clock;
   private readonly uniform: Uniform;
+  private readonly randomBytes: (n: number) => Uint8Array;
   private readonly log: (line: string) => void;
+  /** The SHA-512 (base64) of the latest model version's checkpoint, computed once per version. */
+  private hashed: { version: number; hash: string } | null = null;
 
   constructor(private readonly deps: EngineDeps) {
     super();
     this.clock = deps.clock ?? systemClock;
     this.uniform = deps.uniform ?? cryptoUniform;
+    this.randomBytes = deps.randomBytes ?? cryptoBytes;
     this.log = deps.log ?? (() => {});
     this.global = deps.store.latest().weights;
     const weighting = (deps.strategy as { weighting?: string }).weighting;
-    if (deps.privacy && weighting !== 'uniform') {
+    if (deps.releases.mode === 'central' && weighting !== 'uniform') {
       throw new Error(`central differential privacy needs a strategy with weighting 'uniform' (updates are sums of clipped contributions), got '${weighting}'`);
     }
   }
 
-  /** ε spent so far and the budget (mode 'none' when the engine has no privacy). */
+  /** ε spent so far and the budget (mode 'none' without DP). */
   privacyStatus(): PrivacyStatus {
-    return this.deps.privacy?.status() ?? NO_PRIVACY_STATUS;
+    return this.deps.releases.status();
   }
 
   get round(): number {
@@ -192,27 +211,25 @@ export class RoundEngine extends EventEmitter {
 
   /** Runs rounds until `totalRounds` model versions exist or stop() is called. */
   async run(): Promise<void> {
+    const releases = this.deps.releases;
     while (!this.stopped && this.deps.store.modelVersion < this.deps.config.totalRounds) {
       // the budget is checked before waiting too, so a spent ledger shows at once after a restart
-      if (this.deps.privacy?.canPlanBeforeClients() && !this.planOrStop(Math.max(1, this.connected.size))) break;
+      if (releases.canPlanBeforeClients() && !this.planOrStop(Math.max(1, this.connected.size))) break;
       await this.waitForClients();
       if (this.stopped) break;
-      let plan: RoundPrivacy | null = null;
-      if (this.deps.privacy) {
-        plan = this.planOrStop(this.connected.size);
-        if (!plan) break;
-      }
-      await this.runRound(plan);
+      const release = this.planOrStop(this.connected.size);
+      if (!release) break;
+      await this.runRound(release);
       if (this.deps.config.pauseMs > 0) await this.notifierWait(this.deps.config.pauseMs);
     }
     if (this.state !== 'budget-exhausted') this.state = 'stopped';
     this.emit('stopped');
   }
 
-  /** The next round's privacy plan, or null after stopping the engine with the reason. */
-  private planOrStop(eligible: number): RoundPrivacy | null {
-    const p = this.deps.privacy!.plan(eligible);
-    if (p.ok) return p.round;
+  /** The next round's release, or null after stopping the engine with the reason. */
+  private planOrStop(eligible: number): RoundRelease | null {
+    const p = this.deps.releases.plan(eligible);
+    if (p.ok) return p.release;
     this.log(`stopping before round ${this.deps.store.round + 1}: ${p.reason}`);
     if (p.exhausted) {
       this.setState('budget-exhausted');
@@ -235,37 +252,55 @@ export class RoundEngine extends EventEmitter {
     while (!this.stopped && this.connected.size < this.deps.config.minClients) await this.notifier.wait(1000);
   }
 
-  private makeTask(r: ActiveRound): Task {
-    const c = this.deps.config;
-    const privacy = r.privacy && this.deps.privacy ? this.deps.privacy.task(r.privacy) : { mode: 'none' as const, clipNorm: c.clipNorm, unit: 'client' as const };
-    return {
-      round: r.round,
-      modelVersion: r.fromVersion,
-      lineage: this.deps.store.lineage,
-      deadline: r.deadline,
-      train: { ...c.train, optimizer: c.train.optimizer ?? 'adam', proxMu: c.proxMu },
-      privacy,
-      codec: c.codec,
-      evaluate: c.evaluate,
-    } as Task;
+  /** Base64 SHA-512 of a model version's checkpoint file (what clients check their download against). */
+  private async modelHash(version: number): Promise<string> {
+    if (this.hashed?.version === version) return this.hashed.hash;
+    const bytes = await this.deps.store.modelBytes(version);
+    if (!bytes) throw new Error(`model version ${version} is not in the store`);
+    this.hashed = { version, hash: toBase64(this.deps.sha512(bytes)) };
+    return this.hashed.hash;
   }
 
-  private async runRound(plan: RoundPrivacy | null): Promise<void> {
+  private async makeTask(r: ActiveRound): Promise<Task> {
     const c = this.deps.config;
-    // User-level DP: every client is asked and samples its own users; the cap still applies.
-    const everyone = plan !== null && this.deps.privacy!.settings.unit === 'user';
-    const selection = everyone ? { clientsPerRound: c.maxClients, overSelect: 0, maxClients: c.maxClients } : c;
+    return signTask(
+      {
+        round: r.round,
+        modelVersion: r.fromVersion,
+        lineage: this.deps.store.lineage,
+        taskId: r.taskId,
+        modelHash: await this.modelHash(r.fromVersion),
+        deadline: r.deadline,
+        train: { ...c.train, proxMu: c.proxMu },
+        privacy: r.release.taskPrivacy,
+        codec: c.codec,
+        evaluate: c.evaluate,
+      },
+      this.deps.signingKey,
+    );
+  }
+
+  private async runRound(release: RoundRelease): Promise<void> {
+    const c = this.deps.config;
+    // User-level DP: every client is asked and samples its own users. Under DP the cap never drops a sampled client.
+    const selection = release.askEveryone
+      ? { clientsPerRound: Infinity, overSelect: 0, maxClients: Infinity }
+      : release.capSelection
+        ? c
+        : { ...c, maxClients: Infinity };
     const sel = selectClients([...this.connected], selection, this.uniform);
     const now = this.clock.now();
     const r: ActiveRound = {
       round: this.deps.store.round + 1,
       fromVersion: this.deps.store.modelVersion,
+      taskId: toBase64(this.randomBytes(TASK_ID_BYTES)),
       selected: new Set(sel.selected),
       target: Math.max(1, sel.target),
       submitted: new Set(),
       participants: [],
       refusals: [],
       refusalsNotListed: 0,
+      refusalCounts: {},
       open: true,
       startedAt: now,
       deadline: now + c.deadlineMs,
@@ -274,15 +309,14 @@ export class RoundEngine extends EventEmitter {
       evalSums: new Map(),
       evaluated: new Set(),
       serverMetrics: {},
-      privacy: plan,
-      clipCountSum: 0,
-      contributions: 0,
+      release,
     };
     this.current = r;
     this.deps.strategy.begin();
     this.setState('training');
-    this.log(`round ${r.round}: training from version ${r.fromVersion} with ${r.selected.size} of ${this.connected.size} clients (${sel.mode}), deadline ${c.deadlineMs / 1000}s`);
-    const task = this.makeTask(r);
+    const closes = release.closeAtDeadline ? ', closes at the deadline' : '';
+    this.log(`round ${r.round}: training from version ${r.fromVersion} with ${r.selected.size} of ${this.connected.size} clients (${release.askEveryone ? 'everyone' : sel.mode}), deadline ${c.deadlineMs / 1000}s${closes}`);
+    const task = await this.makeTask(r);
     for (const id of r.selected) this.deps.transport.send(id, 'task', task);
     const serverEval = this.startServerEval(r);
     await this.waitForUpdates(r);
@@ -303,15 +337,22 @@ export class RoundEngine extends EventEmitter {
     }
   }
 
-  /** Until the target is reached, every selected client has answered or left, the deadline passes, or stop(). */
+  /**
+   * Until the target is reached, every selected client has answered or left,
+   * the deadline passes, or stop(); a release that closes at its deadline
+   * (central DP) waits for the deadline whatever arrived, so when the model is
+   * published says nothing about how many contributions there were.
+   */
   private async waitForUpdates(r: ActiveRound): Promise<void> {
     for (;;) {
       if (this.stopped) return;
-      if (r.participants.length >= r.target) return;
-      const outstanding = [...r.selected].filter((id) => !r.submitted.has(id) && this.connected.has(id));
-      if (outstanding.length === 0) return;
       const left = r.deadline - this.clock.now();
       if (left <= 0) return;
+      if (!r.release.closeAtDeadline) {
+        if (r.participants.length >= r.target) return;
+        const outstanding = [...r.selected].filter((id) => !r.submitted.has(id) && this.connected.has(id));
+        if (outstanding.length === 0) return;
+      }
       await this.notifier.wait(left);
     }
   }
@@ -328,41 +369,43 @@ export class RoundEngine extends EventEmitter {
       participants: r.participants,
       refusals: r.refusals,
       ...(r.refusalsNotListed > 0 ? { refusalsNotListed: r.refusalsNotListed } : {}),
+      ...(Object.keys(r.refusalCounts).length > 0 ? { refusalCounts: r.refusalCounts } : {}),
       metrics: { ...r.serverMetrics, ...this.evalMetrics(r) },
     };
     // Under DP a started round always releases (noise alone if nobody contributed):
     // abandoning on a count of contributions would publish that count without noise.
-    if ((r.participants.length < c.quorum && !r.privacy) || this.stopped) {
+    if (this.stopped || (r.release.needsQuorum && r.participants.length < c.quorum)) {
       const reason = this.stopped ? 'coordinator stopping' : `${r.participants.length} accepted updates, quorum is ${c.quorum}`;
       await this.abandon(r, base, closedAt, reason);
       return;
     }
     this.setState('aggregating');
     const t0 = performance.now();
-    const agg = this.aggregate(r);
-    if (typeof agg.next === 'string') {
-      await this.abandon(r, { ...base, ...(agg.privacy ? { privacy: agg.privacy } : {}) }, closedAt, agg.next);
-      this.chargeReleased(r, agg.nextClip);
+    const out = this.aggregate(r);
+    const entry = out.entry ?? undefined;
+    if (typeof out.next === 'string') {
+      await this.abandon(r, { ...base, ...(entry ? { privacy: entry } : {}) }, closedAt, out.next);
+      if (entry) this.deps.releases.commit(entry); // its noise was drawn: charged although nothing was published
       return;
     }
-    const next = agg.next;
+    const next = out.next;
     const aggregateMs = performance.now() - t0;
     const record: RoundRecord = {
       ...base,
-      ...(agg.privacy ? { privacy: agg.privacy } : {}),
+      ...(entry ? { privacy: entry } : {}),
       outcome: 'committed',
       modelVersion: r.fromVersion + 1,
       timings: { startedAt: r.startedAt, deadline: r.deadline, closedAt, aggregateMs },
     };
     const stored = await this.deps.store.commitRound(record, { weights: next, strategyState: this.deps.strategy.state() });
-    this.chargeReleased(r, agg.nextClip);
+    if (entry) this.deps.releases.commit(entry);
     this.global = next;
     const committedAt = this.clock.now();
     this.stats.committed++;
     this.stats.lastRoundSeconds = (committedAt - r.startedAt) / 1000;
     this.stats.lastCommitMs = committedAt - r.lastUpdateAt;
     this.setState('committed');
-    const eps = agg.privacy ? `; ε = ${(agg.privacy.epsilon as number).toFixed(4)} of ${agg.privacy.targetEpsilon} (δ = ${agg.privacy.delta})` : '';
+    const eps = entry ? `; ε = ${entry.epsilon.toFixed(4)} of ${entry.targetEpsilon} (δ = ${entry.delta})` : '';
     this.log(`round ${r.round}: committed version ${record.modelVersion} from ${r.participants.length} updates in ${this.stats.lastRoundSeconds.toFixed(1)}s${eps}`);
     this.emit('round', stored);
     for (const id of this.connected) {
@@ -370,35 +413,22 @@ export class RoundEngine extends EventEmitter {
     }
   }
 
-  /** Charges the accountant for a round whose noised sum was computed (after its record is stored). */
-  private chargeReleased(r: ActiveRound, nextClip: number | undefined): void {
-    if (r.privacy && this.deps.privacy && nextClip !== undefined) this.deps.privacy.charge(r.privacy, nextClip);
-  }
-
   /**
    * The next global weights (or why the round cannot produce them) and, under
    * DP, the round's ledger entry: once the noise is drawn the round counts as
    * released, even if the result is then abandoned.
    */
-  private aggregate(r: ActiveRound): { next: Float32Array | string; privacy?: PrivacyRecord; nextClip?: number } {
-    let privacy: PrivacyRecord | undefined;
-    let nextClip: number | undefined;
+  private aggregate(r: ActiveRound): { next: Float32Array | string; entry: RoundRecord['privacy'] | null } {
+    let entry: RoundRecord['privacy'] | null = null;
     try {
-      let options = {};
-      if (r.privacy && this.deps.privacy) {
-        const dp = this.deps.privacy;
-        const noise = dp.aggregateOptions(r.privacy, this.global.length);
-        options = noise.options;
-        const clip = dp.nextClip(r.privacy, r.clipCountSum);
-        nextClip = clip.next;
-        privacy = dp.record(r.privacy, { contributions: r.contributions, noiseStddev: noise.noiseStddev, nextClipNorm: clip.next, fractionUnder: clip.fractionUnder });
-      }
-      const agg = this.deps.strategy.finish(options);
-      const next = this.deps.strategy.apply(this.global, agg.delta);
-      for (let i = 0; i < next.length; i++) if (!Number.isFinite(next[i])) return { next: `aggregate has a non-finite value at ${i}`, privacy, nextClip };
-      return { next, privacy, nextClip };
+      const released = r.release.release(this.deps.strategy);
+      entry = released.entry;
+      const next = this.deps.strategy.apply(this.global, released.delta);
+      for (let i = 0; i < next.length; i++) if (!Number.isFinite(next[i])) return { next: `aggregate has a non-finite value at ${i}`, entry };
+      return { next, entry };
     } catch (err) {
-      return { next: `aggregation failed: ${(err as Error).message}`, privacy, nextClip };
+      if (err instanceof ReleaseError) entry = err.entry;
+      return { next: `aggregation failed: ${(err as Error).message}`, entry };
     }
   }
 
@@ -420,15 +450,17 @@ export class RoundEngine extends EventEmitter {
     return out;
   }
 
-  private listRefusal(r: ActiveRound | null, entry: Refusal): void {
+  /** Counts a refusal in the engine's stats and the round's record (listed while there is room). */
+  private countRefusal(r: ActiveRound | null, entry: Refusal): void {
+    this.stats.refused.set(entry.code, (this.stats.refused.get(entry.code) ?? 0) + 1);
     if (!r) return;
+    r.refusalCounts[entry.code] = (r.refusalCounts[entry.code] ?? 0) + 1;
     if (r.refusals.length < MAX_LISTED_REFUSALS) r.refusals.push({ ...entry, message: entry.message.slice(0, 300) });
     else r.refusalsNotListed++;
   }
 
   private refuse(clientId: string, round: number, err: ProtocolError, r: ActiveRound | null): void {
-    this.stats.refused.set(err.code, (this.stats.refused.get(err.code) ?? 0) + 1);
-    this.listRefusal(r, { clientId, code: err.code, message: err.message, at: this.clock.now() });
+    this.countRefusal(r, { clientId, code: err.code, message: err.message, at: this.clock.now() });
     this.deps.transport.send(clientId, 'updateRejected', { round, code: err.code, message: err.message.slice(0, 500) });
     this.emit('refusal', clientId, err.code, err.message);
   }
@@ -443,9 +475,11 @@ export class RoundEngine extends EventEmitter {
       if (!key) throw new ProtocolError('unknown-identity', `client ${clientId} is not registered`);
       if (!r) throw new ProtocolError('round-closed', 'no round is accepting updates now');
       const c = this.deps.config;
-      const { update, delta } = validateUpdate(raw, {
+      const { update, delta, norm } = validateUpdate(raw, {
         clientId,
+        lineage: this.deps.store.lineage,
         round: r.round,
+        taskId: r.taskId,
         open: r.open,
         fromVersion: r.fromVersion,
         selected: r.selected,
@@ -454,22 +488,18 @@ export class RoundEngine extends EventEmitter {
         now: this.clock.now(),
         size: this.global.length,
         maxBytes: c.maxUpdateBytes,
-        clipNorm: c.clipNorm,
-        dp: r.privacy
-          ? { unit: this.deps.privacy!.settings.unit, clipNorm: r.privacy.clipNorm, clipCount: r.privacy.countNoise !== null, maxWeight: this.deps.privacy!.settings.maxContributions }
-          : null,
+        check: (u) => r.release.check(u),
         publicKey: key,
         verifier: this.deps.verifier,
         sha512: this.deps.sha512,
       });
-      // under DP each update is already a sum of contributions: they add with weight 1
-      this.deps.strategy.add(delta, r.privacy ? 1 : update.weight);
-      r.clipCountSum += update.clipCount ?? 0;
-      r.contributions += update.weight;
+      const a = r.release.admit(update, norm);
+      this.deps.strategy.add(delta, a.weight, a.scale);
       r.submitted.add(clientId);
-      r.participants.push({ clientId, weight: update.weight, numExamples: update.numExamples, loss: update.metrics.loss });
+      r.participants.push({ clientId, weight: update.weight, numExamples: update.numExamples, loss: update.metrics.loss, ...(a.bounded ? { bounded: true } : {}) });
       r.lastUpdateAt = this.clock.now();
       this.stats.accepted++;
+      if (a.bounded) this.stats.bounded++;
       this.stats.bytesIn += update.payload.length;
       this.deps.transport.send(clientId, 'updateAck', { round: r.round, accepted: true });
       this.notifier.notify();
@@ -487,11 +517,20 @@ export class RoundEngine extends EventEmitter {
       const key = this.deps.publicKeyOf(clientId);
       if (!key) throw new ProtocolError('unknown-identity', `client ${clientId} is not registered`);
       if (rep.clientId !== clientId) throw new ProtocolError('auth-failed', `report names ${rep.clientId}, the session is ${clientId}`);
-      if (!r || rep.round !== r.round) throw new ProtocolError('stale-round', `evaluation report for round ${rep.round} is not for the current round`);
+      if (!r || rep.round !== r.round || rep.taskId !== r.taskId) throw new ProtocolError('stale-round', `evaluation report for round ${rep.round} is not for the current round's task`);
       if (rep.modelVersion !== r.fromVersion) throw new ProtocolError('stale-model', `evaluation of version ${rep.modelVersion}, round ${r.round} evaluates ${r.fromVersion}`);
       if (!r.selected.has(clientId)) throw new ProtocolError('not-selected', `client ${clientId} was not asked to evaluate`);
       if (r.evaluated.has(clientId)) throw new ProtocolError('replay', `client ${clientId} already reported an evaluation this round`);
-      const signed = evalSigningBytes({ protocolVersion: PROTOCOL_VERSION, round: rep.round, modelVersion: rep.modelVersion, clientId, count: rep.count, sums: rep.sums });
+      const signed = evalSigningBytes({
+        protocolVersion: PROTOCOL_VERSION,
+        lineage: this.deps.store.lineage,
+        taskId: rep.taskId,
+        round: rep.round,
+        modelVersion: rep.modelVersion,
+        clientId,
+        count: rep.count,
+        sums: rep.sums,
+      });
       if (!this.deps.verifier.verify(signed, fromBase64(rep.signature), key)) throw new ProtocolError('bad-signature', 'evaluation report signature does not verify');
       for (const [k, v] of Object.entries(rep.sums)) {
         if (!Number.isFinite(v) || v < 0 || v > rep.count) throw new ProtocolError('schema', `sum ${k} = ${v} is outside [0, count]`);
@@ -507,8 +546,7 @@ export class RoundEngine extends EventEmitter {
       }
     } catch (err) {
       const pe = err instanceof ProtocolError ? err : new ProtocolError('internal', (err as Error).message);
-      this.stats.refused.set(pe.code, (this.stats.refused.get(pe.code) ?? 0) + 1);
-      this.listRefusal(r, { clientId, code: pe.code, message: `evaluation: ${pe.message}`, at: this.clock.now() });
+      this.countRefusal(r, { clientId, code: pe.code, message: `evaluation: ${pe.message}`, at: this.clock.now() });
     }
   }
 }

@@ -2,7 +2,6 @@
 // touch the running sum. Each failure is a ProtocolError with a reason code the
 // client sees and the metrics count; none of them can throw anything else.
 import {
-  PROTOCOL_VERSION,
   ProtocolError,
   decodeInto,
   fromBase64,
@@ -10,15 +9,18 @@ import {
   readHeader,
   toBase64,
   updateSigningBytes,
+  PROTOCOL_VERSION,
   type SignatureVerifier,
   type Update,
 } from '../../protocol/index.ts';
-import { clipInPlace } from '../../privacy/index.ts';
 
 export interface UpdateContext {
   /** The authenticated session's client id. */
   clientId: string;
+  lineage: string;
   round: number;
+  /** The round's random task id (base64): updates for another run of the round are stale. */
+  taskId: string;
   /** Whether the round still accepts updates. */
   open: boolean;
   fromVersion: number;
@@ -29,16 +31,8 @@ export interface UpdateContext {
   /** Values in the model. */
   size: number;
   maxBytes: number;
-  /** Without DP: the L2 bound of a client's delta (null: none), with a relative tolerance of 1e-3 for float rounding. */
-  clipNorm: number | null;
-  /**
-   * Central DP: the update is a sum of `weight` clipped contributions (unit
-   * 'client': exactly one). Its norm must be within weight × clipNorm (same
-   * tolerance) and is then clipped to that bound here, so no client can exceed
-   * the sensitivity the noise is calibrated to; clipCount is required when
-   * adaptive clipping asks for it.
-   */
-  dp?: { unit: 'user' | 'client'; clipNorm: number; clipCount: boolean; maxWeight: number } | null;
+  /** The round release's cheap checks (weight, clip count), run before the signature is verified. */
+  check: (u: Update) => void;
   publicKey: Uint8Array;
   verifier: SignatureVerifier;
   sha512: (bytes: Uint8Array) => Uint8Array;
@@ -54,37 +48,16 @@ const fail = (code: ConstructorParameters<typeof ProtocolError>[0], message: str
   throw new ProtocolError(code, message);
 };
 
-/** Largest aggregation weight accepted: far above any real count of examples or users, far below float32 overflow. */
-export const MAX_WEIGHT = 2 ** 32;
-
-function checkWeight(u: Update, ctx: UpdateContext): void {
-  const dp = ctx.dp;
-  if (!dp) {
-    if (!(u.weight > 0) || u.weight > MAX_WEIGHT) fail('schema', `weight must be in (0, ${MAX_WEIGHT}], got ${u.weight}`);
-    return;
-  }
-  if (dp.unit === 'client' && u.weight !== 1) fail('schema', `weight must be 1 under client-level DP (one contribution per client), got ${u.weight}`);
-  if (!Number.isSafeInteger(u.weight) || u.weight < 0 || u.weight > dp.maxWeight) {
-    fail('schema', `weight must be the number of contributions, an integer in [0, ${dp.maxWeight}], got ${u.weight}`);
-  }
-  if (dp.clipCount) {
-    const k = u.clipCount;
-    if (k === undefined) fail('schema', 'clipCount is required: this round uses adaptive clipping');
-    if (Math.abs(k!) > u.weight || (u.weight - k!) % 2 !== 0) {
-      fail('schema', `clipCount ${k} is impossible for ${u.weight} contributions (it is a sum of ${u.weight} values of +1 or -1)`);
-    }
-  }
-}
-
 function checkRound(u: Update, ctx: UpdateContext): void {
-  checkWeight(u, ctx);
   if (u.clientId !== ctx.clientId) fail('auth-failed', `update names client ${u.clientId} but this session is ${ctx.clientId}`);
   if (u.round !== ctx.round) fail('stale-round', `update is for round ${u.round}, the current round is ${ctx.round}`);
+  if (u.taskId !== ctx.taskId) fail('stale-round', `update answers another task of round ${ctx.round} (the coordinator restarted since); train on the current task`);
   if (!ctx.open) fail('round-closed', `round ${ctx.round} no longer accepts updates`);
   if (u.modelVersion !== ctx.fromVersion) fail('stale-model', `update was trained from model version ${u.modelVersion}, round ${ctx.round} trains from ${ctx.fromVersion}`);
   if (!ctx.selected.has(ctx.clientId)) fail('not-selected', `client ${ctx.clientId} was not selected for round ${ctx.round}`);
   if (ctx.submitted.has(ctx.clientId)) fail('replay', `client ${ctx.clientId} already submitted an update for round ${ctx.round}`);
   if (ctx.now > ctx.deadline) fail('deadline-passed', `round ${ctx.round}'s deadline passed ${ctx.now - ctx.deadline} ms ago`);
+  ctx.check(u);
 }
 
 function checkSignature(u: Update, ctx: UpdateContext): void {
@@ -92,6 +65,8 @@ function checkSignature(u: Update, ctx: UpdateContext): void {
   if (toBase64(ctx.sha512(u.payload)) !== u.payloadHash) fail('bad-signature', 'payloadHash is not the SHA-512 of the payload');
   const signed = updateSigningBytes({
     protocolVersion: PROTOCOL_VERSION,
+    lineage: ctx.lineage,
+    taskId: u.taskId,
     round: u.round,
     modelVersion: u.modelVersion,
     clientId: u.clientId,
@@ -116,20 +91,14 @@ function decodeDelta(u: Update, ctx: UpdateContext): { delta: Float32Array; norm
     if (!Number.isFinite(v)) fail('non-finite', `update value ${i} is ${v}`);
     sq += v * v;
   }
-  const norm = Math.sqrt(sq);
-  if (ctx.dp) {
-    const bound = u.weight * ctx.dp.clipNorm;
-    if (norm > bound * (1 + 1e-3)) {
-      fail('norm-exceeded', `update L2 norm ${norm.toFixed(6)} exceeds ${u.weight} contribution(s) × clip norm ${ctx.dp.clipNorm}`);
-    }
-    clipInPlace(delta, bound);
-  } else if (ctx.clipNorm !== null && norm > ctx.clipNorm * (1 + 1e-3)) {
-    fail('norm-exceeded', `update L2 norm ${norm.toFixed(4)} exceeds the clip norm ${ctx.clipNorm}`);
-  }
-  return { delta, norm };
+  return { delta, norm: Math.sqrt(sq) };
 }
 
-/** Parses and checks one raw update; throws ProtocolError with the reason. */
+/**
+ * Parses and checks one raw update; throws ProtocolError with the reason. The
+ * norm is returned, not judged: the round's release bounds it (by scaling,
+ * never by refusing).
+ */
 export function validateUpdate(raw: unknown, ctx: UpdateContext): ValidUpdate {
   let update: Update;
   try {

@@ -4,6 +4,7 @@ import express, { type Express, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { RoundEngine } from '../engine/index.ts';
 import type { Store } from '../store/index.ts';
+import type { LedgerEntry } from '../release/index.ts';
 import type { RoundRecord } from '../types.ts';
 
 export interface HttpDeps {
@@ -27,9 +28,9 @@ export interface HttpDeps {
  * Timings go too: a round's duration grows with the users the slowest client
  * sampled.
  */
-export function redactRecord(r: RoundRecord): Partial<RoundRecord> {
+export function redactRecord(r: RoundRecord): Omit<Partial<RoundRecord>, 'privacy'> & { privacy?: Omit<LedgerEntry, 'contributions'> } {
   const { round, outcome, fromVersion, modelVersion, lineage, strategy, reason, privacy } = r;
-  let ledger: RoundRecord['privacy'];
+  let ledger: Omit<LedgerEntry, 'contributions'> | undefined;
   if (privacy) {
     const { contributions: _realised, ...rest } = privacy;
     ledger = rest;

@@ -2,8 +2,8 @@
 // It authenticates each connection (Handshake) and never lets a peer's
 // message throw into the server: bad messages are refused with a reason.
 import type { Server, Socket } from 'socket.io';
-import { ProtocolError } from '../../protocol/index.ts';
-import type { RoundEngine, EngineTransport } from '../engine/index.ts';
+import { ProtocolError, toBase64, type MessageInputs } from '../../protocol/index.ts';
+import type { RoundEngine, EngineTransport, EngineMessageKind } from '../engine/index.ts';
 import { Handshake, type PendingAuth } from './handshake.ts';
 
 export interface SocketStats {
@@ -53,6 +53,8 @@ export class SocketAdapter implements EngineTransport {
     private readonly io: Server,
     private readonly handshake: Handshake,
     private readonly log: (line: string) => void = () => {},
+    /** The coordinator's public key, announced in every welcome (it signs the tasks). */
+    private readonly coordinatorKey: Uint8Array = new Uint8Array(32),
   ) {
     io.on('connection', (socket) => this.onConnection(socket));
   }
@@ -65,7 +67,7 @@ export class SocketAdapter implements EngineTransport {
     return this.sockets.size;
   }
 
-  send(clientId: string, kind: string, msg: unknown): boolean {
+  send<K extends EngineMessageKind>(clientId: string, kind: K, msg: MessageInputs[K]): boolean {
     const s = this.sockets.get(clientId);
     if (!s) return false;
     s.emit(kind, msg);
@@ -101,7 +103,14 @@ export class SocketAdapter implements EngineTransport {
         clientId = id;
         this.sockets.set(id, socket);
         const e = this.engine!;
-        socket.emit('welcome', { clientId: id, round: e.round, state: e.state === 'stopped' ? 'committed' : e.state, modelVersion: e.modelVersion, catalogId: e.lineage });
+        socket.emit('welcome', {
+          clientId: id,
+          round: e.round,
+          state: e.state === 'stopped' ? 'committed' : e.state,
+          modelVersion: e.modelVersion,
+          catalogId: e.lineage,
+          coordinatorKey: toBase64(this.coordinatorKey),
+        });
         e.join(id);
         this.log(`client ${id} connected (${this.sockets.size} connected)`);
       } catch (err) {

@@ -23,7 +23,9 @@ export type StoreErrorCode =
   /** A write to the round log failed; the store refuses writes until reopened. */
   | 'broken'
   /** The store was closed. */
-  | 'closed';
+  | 'closed'
+  /** coordinator-key.json is unreadable. */
+  | 'bad-key';
 
 export class StoreError extends Error {
   readonly code: StoreErrorCode;

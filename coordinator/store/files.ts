@@ -26,10 +26,10 @@ export async function fsyncDir(dir: string): Promise<void> {
  * new one, never a mix: temp file in the same directory, fsync, rename. The
  * caller fsyncs the directory (once, after all of its renames).
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+export async function writeFileAtomic(path: string, bytes: Uint8Array, mode = 0o666): Promise<void> {
   const tmp = join(dirname(path), `${basename(path)}.${process.pid}-${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
   try {
-    const fh = await open(tmp, 'wx');
+    const fh = await open(tmp, 'wx', mode);
     try {
       await fh.writeFile(bytes);
       await fh.sync();

@@ -14,5 +14,6 @@ export {
   type LatestState,
 } from './store.ts';
 export { StoreError, type StoreErrorCode } from './errors.ts';
+export { KEY_FILE, type CoordinatorKey } from './key.ts';
 export { OPTIMIZER_FORMAT, summarizeSpec, compareSpecSummaries, type SpecSummary } from './codec.ts';
 export type { TornTail } from './log.ts';

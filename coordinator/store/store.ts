@@ -68,6 +68,7 @@ import {
   writeFileAtomic,
   type DirLock,
 } from './files.ts';
+import { KEY_FILE, readOrCreateKey, type CoordinatorKey } from './key.ts';
 import { EMPTY_POSITION, advance, deepFreeze, parseRoundsLog, sequenceProblem, type LogPosition, type TornTail } from './log.ts';
 
 export const STORE_FORMAT = 'fedrec-store-1';
@@ -161,6 +162,8 @@ export class Store {
   readonly spec: ModelSpec;
   readonly itemIds: readonly string[];
   readonly recovery: RecoveryReport;
+  /** The coordinator's signing key (coordinator-key.json in the directory). */
+  key!: CoordinatorKey;
 
   private readonly lock: DirLock;
   private log: RoundRecord[];
@@ -215,12 +218,16 @@ export class Store {
     const lock = await lockDir(dir);
     try {
       const meta = await readMeta(dir);
+      let store: Store;
       if (!meta) {
         if (!init) throw noStore(dir);
-        return await Store.create(dir, init, lock);
+        store = await Store.create(dir, init, lock);
+      } else {
+        if (init) checkMatches(dir, meta, init);
+        store = await Store.recover(dir, meta, lock);
       }
-      if (init) checkMatches(dir, meta, init);
-      return await Store.recover(dir, meta, lock);
+      store.key = await readOrCreateKey(dir);
+      return store;
     } catch (e) {
       await lock.release().catch(() => {});
       throw e;
@@ -590,7 +597,7 @@ async function readMeta(dir: string): Promise<StoreMeta | null> {
 async function checkFreshDir(dir: string): Promise<string[]> {
   const foreign: string[] = [];
   for (const name of await listDir(dir)) {
-    if (name === 'lock' || name === MODELS_DIR || name.endsWith(TEMP_SUFFIX)) continue;
+    if (name === 'lock' || name === MODELS_DIR || name === KEY_FILE || name.endsWith(TEMP_SUFFIX)) continue;
     if (name === ROUNDS_FILE && (await stat(join(dir, name))).size === 0) continue;
     foreign.push(name);
   }

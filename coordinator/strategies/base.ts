@@ -1,7 +1,7 @@
 // What every strategy shares: the streaming aggregation (begin/add/finish over a
 // RunningSum), the checks of apply's inputs, and state()/restore() with their
 // validation. A strategy file adds only its server step and its state vectors.
-import type { Aggregate, AggregateOptions, Strategy, StrategyState } from '../types.ts';
+import type { Aggregate, Strategy, StrategyState } from '../types.ts';
 import { RunningSum, checkUpdate, checkWeight, type SumKernel } from './runningSum.ts';
 import { checkNumber, checkSize, checkWeighting, type Weighting } from './validate.ts';
 
@@ -59,50 +59,43 @@ export abstract class AggregatingStrategy implements Strategy {
     this.running.reset();
   }
 
-  add(delta: Float32Array, weight: number): void {
+  add(delta: Float32Array, weight: number, scale = 1): void {
     const where = `${this.name}.add`;
     checkUpdate(delta, this.size, where);
     checkWeight(weight, where);
-    this.running.add(delta, this.weighting === 'uniform' ? 1 : weight);
+    this.running.add(delta, this.weighting === 'uniform' ? 1 : weight, scale);
   }
 
   get count(): number {
     return this.running.count;
   }
 
+  get totalWeight(): number {
+    return this.running.totalWeight;
+  }
+
+  /** A float64 copy of this round's weighted sum (what central DP noises and divides by its own denominator). */
+  sum(): Float64Array {
+    return Float64Array.from(this.running.sum);
+  }
+
   /**
-   * The average of this round's updates: sum / totalWeight, or sum /
-   * opts.denominator. With opts.beforeDivide, a float64 copy of the running sum
-   * is handed to it (it may change it in place: central DP adds its noise
-   * there) and then divided; without, the sum is rounded to float32 and divided. The running sum itself is left as it is, so calling
-   * finish twice gives the same delta (before fresh noise).
+   * The weighted average of this round's updates, sum / totalWeight, divided
+   * in float64 and rounded to float32 once (a sum beyond float32's range whose
+   * mean is within it stays finite). The running sum is left as it is, so
+   * calling finish twice gives the same delta.
    */
-  finish(opts: AggregateOptions = {}): Aggregate {
+  finish(): Aggregate {
     const where = `${this.name}.finish`;
-    const { denominator, beforeDivide } = opts;
     const count = this.running.count;
     const totalWeight = this.running.totalWeight;
-    let den: number;
-    if (denominator !== undefined) {
-      den = checkNumber(where, 'denominator', denominator, { min: 0, minExclusive: true });
-    } else if (count === 0) {
-      throw new Error(`${where}: no updates were added this round, so there is nothing to average; abandon the round (or pass a denominator, as central DP does, to publish the noise alone)`);
-    } else if (totalWeight === 0) {
-      throw new Error(`${where}: the ${count} updates of this round all have weight 0, so their weighted average is undefined; give updates numExamples > 0, use weighting 'uniform', or pass a denominator`);
-    } else {
-      den = totalWeight;
+    if (count === 0) throw new Error(`${where}: no updates were added this round, so there is nothing to average; abandon the round`);
+    if (totalWeight === 0) {
+      throw new Error(`${where}: the ${count} updates of this round all have weight 0, so their weighted average is undefined; give updates numExamples > 0 or use weighting 'uniform'`);
     }
-    if (beforeDivide !== undefined && typeof beforeDivide !== 'function') throw new Error(`${where}: beforeDivide must be a function`);
-    if (beforeDivide === undefined) {
-      const delta = new Float32Array(this.running.sum); // float64 -> float32, rounding to nearest
-      for (let i = 0; i < delta.length; i++) delta[i] = delta[i] / den;
-      return { delta, totalWeight, count };
-    }
-    const sum = Float64Array.from(this.running.sum);
-    beforeDivide(sum);
-    if (sum.length !== this.size) throw new Error(`${where}: beforeDivide changed the length of the sum`);
+    const sum = this.running.sum;
     const delta = new Float32Array(this.size);
-    for (let i = 0; i < delta.length; i++) delta[i] = sum[i] / den; // divided in float64, rounded once
+    for (let i = 0; i < delta.length; i++) delta[i] = sum[i] / totalWeight;
     return { delta, totalWeight, count };
   }
 

@@ -92,7 +92,7 @@ export function checkUpdate(x: unknown, size: number, where: string): asserts x 
 
 /**
  * A weighted running sum of float32 vectors of one size, accumulated in float64.
- * `add(x, w)` does sum += w·x, totalWeight += w, count += 1.
+ * `add(x, w, scale)` does sum += (w·scale)·x, totalWeight += w, count += 1.
  */
 export class RunningSum {
   readonly size: number;
@@ -149,12 +149,19 @@ export class RunningSum {
     return this._count;
   }
 
-  /** sum += w·x. Throws on a wrong type or length, or a weight that is not finite and >= 0. */
-  add(x: Float32Array, w: number): void {
+  /**
+   * sum += (w·scale)·x and totalWeight += w: `scale` in [0, 1] shortens the
+   * update (a norm bound applied in float64, without rounding x to float32
+   * again) without changing its weight. Throws on a wrong type or length, a
+   * weight that is not finite and >= 0, or a scale outside [0, 1].
+   */
+  add(x: Float32Array, w: number, scale = 1): void {
     checkUpdate(x, this.size, 'RunningSum.add');
     checkWeight(w, 'RunningSum.add');
-    if (this.addWasm && this.staging) this.foldWasm(this.addWasm, this.staging, x, w);
-    else foldJs(this.sum, x, w);
+    if (!(scale >= 0 && scale <= 1)) throw new Error(`RunningSum.add: scale must be in [0, 1], got ${String(scale)}`);
+    const ws = w * scale;
+    if (this.addWasm && this.staging) this.foldWasm(this.addWasm, this.staging, x, ws);
+    else foldJs(this.sum, x, ws);
     this._totalWeight += w;
     this._count++;
   }

@@ -5,18 +5,19 @@
 // Kamath & Steinke 2020) in grid units. Every released value is a multiple of
 // γ whose distribution depends on S only through round(S/γ).
 //
-// Sensitivity in grid units: if ‖S − S'‖₂ ≤ Δ then
+// Sensitivity in grid units: if ‖S − S'‖ ≤ Δ then
 // ‖round(S/γ) − round(S'/γ)‖₂ ≤ Δ/γ + ‖e − e'‖₂ ≤ Δ/γ + √d, where e, e' are the
 // rounding errors (each coordinate within ±1/2). One contribution moves the
-// true sum by at most C; a client sends its sum of up to W clipped
-// contributions as float32, whose rounding (relative 2⁻²⁴ per value) moves it
-// by at most 2⁻²⁴·(‖S_c‖ + ‖S_c'‖) ≤ 2⁻²⁴·(2W + 1)·C more. So
-// Δ = C·(1 + 2⁻²⁴·(2W + 1)), and with K = C/γ the grid sensitivity is
-// K·(1 + 2⁻²⁴·(2W + 1)) + √d. The grid is chosen with K = ⌈1000·√d⌉, so
-// rounding widens it by at most 0.1%, and σ = z × that sensitivity: the
-// release has the noise-to-sensitivity ratio z the accountant charges, and its
-// noise in model units is z·C·(1 + 2⁻²⁴·(2W + 1) + √d/K).
+// released float64 sum by at most Δ = C·(1 + slack), where slack covers every
+// float rounding between a contribution and this sum (sensitivity.ts: the
+// client's fixed-point sum, its W·C projection and float32 rounding, the
+// coordinator's projection, float64 sum and scaling). With K = C/γ the grid
+// sensitivity is K·(1 + slack) + √d. The grid is chosen with
+// K = ⌈1000·√d⌉, so rounding widens it by at most 0.1%, and σ = z × that
+// sensitivity: the release has the noise-to-sensitivity ratio z the
+// accountant charges, and its noise in model units is z·C·(1 + slack + √d/K).
 import { discreteGaussianVector, sampleDiscreteGaussian, type Rational, type RandomSource } from '../noise/index.ts';
+import { releaseSlack, type SensitivityBounds } from './sensitivity.ts';
 
 /** Grid points per clip norm, per √(model size): the rounding's share of the sensitivity is 1/GRID_FACTOR. */
 export const GRID_FACTOR = 1000;
@@ -28,11 +29,15 @@ export interface GridNoisePlan {
   noiseMultiplier: number;
   /** K = C/γ, an integer. */
   scale: number;
-  /** W: the most contributions one client's float32 sum may hold. */
+  /** W: the most contributions one update may carry (its projection radius is W·C). */
   maxWeight: number;
+  /** n: the most updates in the sum. */
+  maxUpdates: number;
+  /** Every float rounding term, relative to C (sensitivity.ts). */
+  slack: number;
   /** Grid step γ = C/K. */
   step: number;
-  /** Sensitivity in grid units, K·(1 + 2⁻²⁴·(2W + 1)) + √d. */
+  /** Sensitivity in grid units, K·(1 + slack) + √d. */
   sensitivity: number;
   /** σ² in grid units, an integer rounded up from (z·(K + √d))² (more noise, never less). */
   sigma2: Rational;
@@ -44,24 +49,35 @@ function checkPositive(what: string, v: number, allowZero = false): void {
   if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) throw new RangeError(`${what} must be a finite number ${allowZero ? '>= 0' : '> 0'}, got ${v}`);
 }
 
+/** Float rounding may not add more than this share of C to the sensitivity: past it, the settings are refused. */
+export const MAX_SLACK = 0.01;
+
 /**
  * The grid and the integer noise variance for clip norm C, noise multiplier z,
- * model size d, and at most `maxWeight` contributions summed in float32 by one
- * client (1: each update is one contribution).
+ * model size d, updates carrying at most `maxWeight` contributions each
+ * (projected onto radius W·C) and at most `maxUpdates` updates in the sum.
  */
-export function planGridNoise(clipNorm: number, noiseMultiplier: number, size: number, maxWeight = 1): GridNoisePlan {
+export function planGridNoise(clipNorm: number, noiseMultiplier: number, size: number, bounds: Partial<Omit<SensitivityBounds, 'size'>> = {}): GridNoisePlan {
   checkPositive('clipNorm', clipNorm);
   checkPositive('noiseMultiplier', noiseMultiplier, true);
   if (!Number.isSafeInteger(size) || size < 1) throw new RangeError(`size must be a positive integer, got ${size}`);
-  if (!Number.isSafeInteger(maxWeight) || maxWeight < 1) throw new RangeError(`maxWeight must be a positive integer, got ${maxWeight}`);
+  const maxWeight = bounds.maxWeight ?? 1;
+  const maxUpdates = bounds.maxUpdates ?? 1;
+  const slack = releaseSlack({ size, maxWeight, maxUpdates });
+  if (slack > MAX_SLACK) {
+    throw new RangeError(
+      `float rounding could move the released sum by ${(slack * 100).toFixed(2)}% of the clip norm with ${maxWeight} contributions per update, ` +
+        `${maxUpdates} updates and ${size} values (more than ${MAX_SLACK * 100}%): lower maxUsersPerClient or the number of clients per round`,
+    );
+  }
   const root = Math.sqrt(size);
   const scale = Math.ceil(GRID_FACTOR * root);
-  const sensitivity = scale * (1 + 2 ** -24 * (2 * maxWeight + 1)) + root;
+  const sensitivity = scale * (1 + slack) + root;
   const sigma = noiseMultiplier * sensitivity;
   // +1 absorbs any float rounding of the product: the variance is never below (z × sensitivity)².
   const sigma2: Rational = { num: noiseMultiplier === 0 ? 0n : BigInt(Math.ceil(sigma * sigma)) + 1n, den: 1n };
   const step = clipNorm / scale;
-  return { size, clipNorm, noiseMultiplier, scale, maxWeight, step, sensitivity, sigma2, stddev: step * Math.sqrt(Number(sigma2.num)) };
+  return { size, clipNorm, noiseMultiplier, scale, maxWeight, maxUpdates, slack, step, sensitivity, sigma2, stddev: step * Math.sqrt(Number(sigma2.num)) };
 }
 
 /**
@@ -72,8 +88,8 @@ export function addGridNoise(sum: Float64Array, plan: GridNoisePlan, rng: Random
   if (sum.length !== plan.size) throw new RangeError(`addGridNoise: the sum has ${sum.length} values, the plan is for ${plan.size}`);
   const k = plan.scale / plan.clipNorm; // 1/γ
   for (let i = 0; i < sum.length; i++) {
-    // integers up to 2⁵² keep grid point + noise exact in float64
-    if (!(Math.abs(sum[i] * k) < 2 ** 52)) throw new RangeError(`addGridNoise: sum value ${i} is ${sum[i]}, not a finite value within 2^52 grid steps`);
+    // integers up to 2⁵² keep grid point + noise exact in float64; the message never carries the value (it could reach a published record)
+    if (!(Math.abs(sum[i] * k) < 2 ** 52)) throw new RangeError(`addGridNoise: value ${i} of the sum is not finite or not within 2^52 grid steps; nothing was released`);
   }
   const noise = plan.sigma2.num === 0n ? new Int32Array(sum.length) : discreteGaussianVector(sum.length, plan.sigma2, rng);
   for (let i = 0; i < sum.length; i++) {

@@ -5,7 +5,7 @@
 // exact hand-computed sums; a real (tiny) matrix factorisation shows the
 // issue's requirement that one heavy user moves the update no more than the clip.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { contribute, type ContributionDeps } from '../../client/contribution.ts';
+import { contribute, trainingStopsAt, userSeed, type ContributionDeps } from '../../client/index.ts';
 import { taskSchema, type Task } from '../../protocol/index.ts';
 import {
   Rng,
@@ -37,14 +37,19 @@ function seq(user: string, items: ArrayLike<number>): UserSequence {
   return { user, items: Int32Array.from(items), types: new Uint8Array(n), ts: Float64Array.from({ length: n }, (_, j) => j) };
 }
 
+/** A task (unsigned: contribute() does not check signatures; ClientCore does). Unit 'user' gets W = 1000 unless given. */
 function makeTask(privacy: Task['privacy'], round = 3): Task {
+  const p = privacy.mode === 'central' && privacy.unit === 'user' && privacy.maxContributions === undefined ? { ...privacy, maxContributions: 1000 } : privacy;
   return {
     round,
     modelVersion: 2,
     lineage: 'test-lineage',
+    taskId: 'AAAAAAAAAAAAAAAAAAAAAA==',
+    modelHash: `${'A'.repeat(86)}==`,
+    signature: `${'A'.repeat(86)}==`,
     deadline: 1_900_000_000_000,
     train: { epochs: 1, lr: 0.05, batchSize: 16, proxMu: 0, optimizer: 'adam' },
-    privacy,
+    privacy: p,
     codec: 'f32',
     evaluate: false,
   };
@@ -198,7 +203,7 @@ describe('contribute: user-level central DP (fake model, exact sums)', () => {
     const model = new FakeModel(vectors, initial);
     const task = makeTask({ mode: 'central', clipNorm: 1, unit: 'user', sampleRate: 1 });
     await contribute(model, train, task, deps);
-    expect(model.calls.map((k) => k.users)).toEqual([['a'], ['b'], ['c'], ['d'], ['e']]);
+    expect(model.calls.map((k) => k.users).sort()).toEqual([['a'], ['b'], ['c'], ['d'], ['e']]);
     for (const k of model.calls) {
       expect(Array.from(k.start)).toEqual(Array.from(Float32Array.from(initial)));
       expect(k.opts.epochs).toBe(1);
@@ -210,10 +215,12 @@ describe('contribute: user-level central DP (fake model, exact sums)', () => {
     expect(new Set(model.calls.map((k) => k.seed)).size).toBe(5);
     expect(Array.from(model.getWeights())).toEqual(Array.from(Float32Array.from(initial)));
 
-    // a user's seed depends on the client, its position and the round, not on the other users
+    // a user's seed depends on the client, the user's id and the round, not on the other users nor their order
+    const seeds = (m: FakeModel) => new Map(m.calls.map((k) => [k.users[0], k.seed]));
     const again = new FakeModel(vectors, initial);
-    await contribute(again, [...train, seq('empty', [])], task, deps);
-    expect(again.calls.slice(0, 5).map((k) => k.seed)).toEqual(model.calls.map((k) => k.seed));
+    await contribute(again, [seq('empty', []), ...[...train].reverse()], task, deps);
+    for (const [user, seed] of seeds(model)) expect(seeds(again).get(user), user).toBe(seed);
+    expect(seeds(again).get('a')).toBe(userSeed('shop-1', 'a', 3));
     const nextRound = new FakeModel(vectors, initial);
     await contribute(nextRound, train, makeTask(task.privacy, 4), deps);
     expect(nextRound.calls.map((k) => k.seed)).not.toEqual(model.calls.map((k) => k.seed));
@@ -270,7 +277,7 @@ describe('contribute: user-level central DP (fake model, exact sums)', () => {
     const replay = new Rng(99);
     const expected = users.filter(() => replay.next() < q).map((s) => s.user);
     const trained = model.calls.map((k) => k.users[0]);
-    expect(trained).toEqual(expected);
+    expect([...trained].sort()).toEqual([...expected].sort());
     // Binomial(200, 0.3): mean 60, sd ≈ 6.5
     expect(trained.length).toBeGreaterThan(60 - 4 * 6.5);
     expect(trained.length).toBeLessThan(60 + 4 * 6.5);
@@ -335,14 +342,93 @@ describe('contribute: user-level central DP (fake model, exact sums)', () => {
     expect(Array.from(none.delta)).toEqual([0, 0, 0, 0]);
   });
 
-  it('user-level central DP without sampleRate or clipNorm is refused, naming both', async () => {
+  it('user-level central DP without sampleRate, clipNorm or maxContributions is refused, naming them', async () => {
     const noRate = makeTask({ mode: 'central', clipNorm: 1, unit: 'user' });
+    const noCap = makeTask({ mode: 'central', clipNorm: 1, unit: 'user', sampleRate: 0.5 });
+    delete noCap.privacy.maxContributions;
+    await expect(contribute(new FakeModel(vectors, initial), train, noCap, deps)).rejects.toThrow(/maxContributions/);
     await expect(contribute(new FakeModel(vectors, initial), train, noRate, deps)).rejects.toThrow(/sampleRate/);
     const noClip = makeTask({ mode: 'central', clipNorm: null, unit: 'user', sampleRate: 0.5 });
     await expect(contribute(new FakeModel(vectors, initial), train, noClip, deps)).rejects.toThrow(/clipNorm/);
     const model = new FakeModel(vectors, initial);
     await expect(contribute(model, train, noRate, deps)).rejects.toThrow(/sampleRate.*clipNorm|clipNorm.*sampleRate/);
     expect(model.calls.length).toBe(0);
+  });
+});
+
+describe('contribute: what keeps a merchant counted whatever its shoppers do (fake model)', () => {
+  const initial = [0, 0, 0, 0];
+  const deps: ContributionDeps = { clientId: 'shop-3', random: always };
+
+  it('a user whose delta is not finite adds zero and is counted; the update stays finite and is sent', async () => {
+    const vs = { ok: [0.3, 0.4, 0, 0], bad: [NaN, 1, 0, 0], inf: [0, Infinity, 0, 0] };
+    const task = makeTask({ mode: 'central', clipNorm: 1, unit: 'user', sampleRate: 1, reportClipCount: true });
+    const c = await contribute(new FakeModel(vs, initial), [seq('ok', [1]), seq('bad', [2]), seq('inf', [3])], task, deps);
+    expect(c.nonFinite).toBe(2);
+    expect(c.units).toBe(3);
+    expect(c.weight).toBe(3);
+    expect(Array.from(c.delta).every(Number.isFinite)).toBe(true);
+    expectClippedSum(c.delta, [vs.ok], 1, 1e-6); // the two broken users add exactly zero
+    // zeroed deltas are under the clip: +1 each
+    expect(c.clipCount).toBe(3);
+
+    // client level under DP: the one delta is zeroed the same way
+    const whole = await contribute(new FakeModel(vs, initial), [seq('bad', [2])], makeTask({ mode: 'central', clipNorm: 1, unit: 'client' }), deps);
+    expect(whole.nonFinite).toBe(1);
+    expect(Array.from(whole.delta)).toEqual([0, 0, 0, 0]);
+    // without DP it is sent as it is: the coordinator refuses it as non-finite
+    const plain = await contribute(new FakeModel(vs, initial), [seq('bad', [2])], makeTask({ mode: 'none', clipNorm: null, unit: 'client' }), deps);
+    expect(plain.nonFinite).toBe(0);
+    expect(Number.isNaN(plain.delta[0])).toBe(true);
+  });
+
+  it('more users than W: the sum is projected onto the ball of radius W·C, never refused (weight stays the count)', async () => {
+    // five users of norm ≥ C = 1 pointing the same way: the clipped sum has norm ≈ 5; W = 2 caps it at 2
+    const vs: Record<string, number[]> = {};
+    const users = [];
+    for (let u = 0; u < 5; u++) {
+      vs[`u${u}`] = [3, 0, 0, 0];
+      users.push(seq(`u${u}`, [u]));
+    }
+    const task = makeTask({ mode: 'central', clipNorm: 1, unit: 'user', sampleRate: 1, maxContributions: 2 });
+    const c = await contribute(new FakeModel(vs, initial), users, task, deps);
+    expect(c.projected).toBe(true);
+    expect(c.weight).toBe(5);
+    expect(norm64(c.delta)).toBeLessThanOrEqual(2 * (1 + 2 ** -23));
+    expect(c.delta[0]).toBeCloseTo(2, 5);
+    const under = await contribute(new FakeModel(vs, initial), users.slice(0, 2), task, deps);
+    expect(under.projected).toBe(false);
+    expect(under.delta[0]).toBeCloseTo(2 * (1 - 1e-6), 5);
+  });
+
+  it('short of time: trains what fits before the deadline margin and sends the partial sum (or zero with weight 0)', async () => {
+    const vs: Record<string, number[]> = {};
+    const users = [];
+    for (let u = 0; u < 10; u++) {
+      vs[`u${u}`] = [0.1, 0, 0, 0];
+      users.push(seq(`u${u}`, [u]));
+    }
+    const task = makeTask({ mode: 'central', clipNorm: 1, unit: 'user', sampleRate: 1 });
+    // deadline in 20 s: training stops at deadline − max(1 s, 10% of 20 s) = deadline − 2 s; each check advances 5 s
+    let t = task.deadline - 20_000;
+    const c = await contribute(new FakeModel(vs, initial), users, task, { ...deps, now: () => (t += 5000) - 5000 });
+    // checks at start (−20 s, stopAt = −2 s), then before users at −15, −10, −5 s: 3 trained, then 0 s ≥ −2 s stops
+    expect(c.units).toBe(3);
+    expect(c.skipped).toBe(7);
+    expect(c.weight).toBe(3);
+    expect(c.delta[0]).toBeCloseTo(0.3, 6);
+    // already past the margin: nothing trained, zero with weight 0, still a contribution to send
+    const late = await contribute(new FakeModel(vs, initial), users, task, { ...deps, now: () => task.deadline - 500 });
+    expect(late.units).toBe(0);
+    expect(late.skipped).toBe(10);
+    expect(late.weight).toBe(0);
+    expect(Array.from(late.delta)).toEqual([0, 0, 0, 0]);
+  });
+
+  it('trainingStopsAt leaves 10% of the time left, at least a second', () => {
+    expect(trainingStopsAt(100_000, 0)).toBe(90_000);
+    expect(trainingStopsAt(100_000, 95_000)).toBe(99_000);
+    expect(trainingStopsAt(100_000, 101_000)).toBe(99_000);
   });
 });
 
@@ -436,17 +522,18 @@ describe('contribute: per-user clipping with a real matrix factorisation', () =>
     const withHeavy = await run([...D, heavy]);
     const withLight = await run([...D, light]);
 
-    // D's users get the same seeds and bit-identical deltas in all three runs
+    // D's users get the same seeds and bit-identical deltas in all three runs (in whatever order they trained)
+    const byUser = (fits: typeof base.fits) => new Map(fits.map((f) => [f.user, f]));
     for (const other of [withHeavy, withLight]) {
       expect(other.fits.length).toBe(D.length + 1);
-      for (let u = 0; u < D.length; u++) {
-        expect(other.fits[u].user).toBe(base.fits[u].user);
-        expect(other.fits[u].seed).toBe(base.fits[u].seed);
-        expect(Array.from(other.fits[u].delta)).toEqual(Array.from(base.fits[u].delta));
+      const mine = byUser(other.fits);
+      for (const f of base.fits) {
+        expect(mine.get(f.user)!.seed).toBe(f.seed);
+        expect(Array.from(mine.get(f.user)!.delta)).toEqual(Array.from(f.delta));
       }
     }
-    const heavyFit = withHeavy.fits[D.length];
-    const lightFit = withLight.fits[D.length];
+    const heavyFit = byUser(withHeavy.fits).get('heavy')!;
+    const lightFit = byUser(withLight.fits).get('light')!;
     expect(heavyFit.user).toBe('heavy');
     expect(lightFit.user).toBe('light');
     // the clip binds for the heavy user: trained alone it would move the weights by far more than C

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { modelFileName, optimizerFileName } from '../../coordinator/store/index.ts';
 import { parseMessage } from '../../protocol/index.ts';
-import { LINEAGE, fill, makeHarness, makeUpdate, ramp, sleep, type Behaviour, type Harness } from './engineHarness.ts';
+import { LINEAGE, fill, makeEvalReport, makeHarness, makeUpdate, ramp, sleep, type Behaviour, type Harness } from './engineHarness.ts';
 
 const open: Harness[] = [];
 async function harness(...a: Parameters<typeof makeHarness>): Promise<Harness> {
@@ -31,7 +31,7 @@ function scripted(plan: Record<number, [Float32Array, number, number]>): Behavio
 const PLAN = {
   alice: scripted({ 1: [fill(1), 1, 100], 2: [fill(-1), 3, 7], 3: [fill(0), 1, 50] }),
   bob: scripted({ 1: [ramp((i) => i / 2), 2, 5], 2: [fill(8), 1, 900], 3: [ramp((i) => (i % 2 === 0 ? 4 : 0)), 1, 2] }),
-  carol: scripted({ 1: [ramp((i) => (i % 2 === 0 ? 2 : -2)), 1, 60], 2: [ramp((i) => -i / 2), 4, 1], 3: [fill(0.5), 2, 9] }),
+  carol: scripted({ 1: [ramp((i) => (i % 2 === 0 ? 2 : -2)), 1, 60], 2: [ramp((i) => -i / 2), 4, 4], 3: [fill(0.5), 2, 9] }),
 };
 
 // By hand. w0[i] = i/4.
@@ -80,7 +80,7 @@ describe('rounds end to end', () => {
     ]);
     const weightsOf: Record<number, Record<string, [number, number]>> = {
       1: { alice: [1, 100], bob: [2, 5], carol: [1, 60] },
-      2: { alice: [3, 7], bob: [1, 900], carol: [4, 1] },
+      2: { alice: [3, 7], bob: [1, 900], carol: [4, 4] },
       3: { alice: [1, 50], bob: [1, 2], carol: [2, 9] },
     };
     for (const r of records) {
@@ -245,6 +245,33 @@ describe('disconnects and abandonment', () => {
 });
 
 describe('restart', () => {
+  it('an update or report signed for an interrupted run of a round is refused by the re-run (new random task id), even with the same round and version', async () => {
+    const first = await makeHarness({ config: { totalRounds: 1, deadlineMs: 3000 } });
+    const run1 = first.start();
+    const t1 = (await first.transport.task(1, 'alice')).msg;
+    const alice = first.clients.get('alice')!;
+    const early = makeUpdate(alice, t1, fill(1));
+    const earlyReport = makeEvalReport(alice, t1, 4, { hr10: 1 });
+    first.engine.stop();
+    await run1;
+    await first.close();
+    // the re-run: same lineage, round 1 from version 0, same identities
+    const second = await makeHarness({ identities: first.clients, config: { totalRounds: 1, deadlineMs: 3000 } });
+    const run2 = second.start();
+    const t2 = (await second.transport.task(1, 'alice')).msg;
+    expect([t2.round, t2.modelVersion, t2.lineage]).toEqual([t1.round, t1.modelVersion, t1.lineage]);
+    expect(t2.taskId).not.toBe(t1.taskId);
+    second.engine.receiveUpdate('alice', early);
+    const rej = second.transport.of('updateRejected', 'alice')[0].msg;
+    expect(rej.code).toBe('stale-round');
+    expect(rej.message).toMatch(/another task of round 1/);
+    second.engine.receiveEvalReport('alice', earlyReport);
+    second.engine.stop();
+    await run2;
+    expect(second.store.record(1)!.refusals.map((r) => r.code)).toEqual(['stale-round', 'stale-round']);
+    await second.close();
+  });
+
   it('a second engine on the reopened store continues from the last committed version', async () => {
     const first = await makeHarness({ config: { totalRounds: 2, deadlineMs: 3000 } });
     for (const [id, b] of Object.entries(PLAN)) first.behaviours.set(id, b);

@@ -29,7 +29,7 @@ describe('federated evaluation', () => {
     h.engine.receiveEvalReport('carol', makeEvalReport(C, t1, 5, { hr10: -1, ndcg10: 1 })); // schema: sum < 0
     h.engine.receiveEvalReport('outsider', makeEvalReport(O, t1, 50, { hr10: 50, ndcg10: 50 })); // not-selected
     h.engine.receiveEvalReport('alice', makeEvalReport(A, t1, 10, { hr10: 10, ndcg10: 10 })); // replay
-    h.engine.receiveEvalReport('bob', makeEvalReport(B, { round: 1, modelVersion: 1 }, 10, { hr10: 10, ndcg10: 10 })); // stale-model
+    h.engine.receiveEvalReport('bob', makeEvalReport(B, { ...t1, round: 1, modelVersion: 1 }, 10, { hr10: 10, ndcg10: 10 })); // stale-model
     h.engine.receiveEvalReport('bob', makeEvalReport(A, t1, 10, { hr10: 10, ndcg10: 10 })); // auth-failed: names alice
     const mallory = makeClient('mallory');
     h.engine.receiveEvalReport('mallory', makeEvalReport(mallory, t1, 10, { hr10: 10, ndcg10: 10 })); // unknown-identity

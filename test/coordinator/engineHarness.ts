@@ -6,10 +6,23 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PrivacyController, RoundEngine, systemClock, type Clock, type EngineConfig, type EngineDeps, type EngineTransport, type Uniform } from '../../coordinator/engine/index.ts';
-import { Store } from '../../coordinator/store/index.ts';
-import { createStrategy, type StrategyConfig } from '../../coordinator/strategies/index.ts';
-import type { RoundRecord, Strategy } from '../../coordinator/types.ts';
+import {
+  PlainPlanner,
+  RoundEngine,
+  Store,
+  createStrategy,
+  systemClock,
+  type Clock,
+  type EngineConfig,
+  type EngineDeps,
+  type EngineTransport,
+  type PrivacyController,
+  type ReleasePlanner,
+  type RoundRecord,
+  type Strategy,
+  type StrategyConfig,
+  type Uniform,
+} from '../../coordinator/index.ts';
 import {
   PROTOCOL_VERSION,
   encode,
@@ -18,6 +31,7 @@ import {
   sign,
   toBase64,
   updateSigningBytes,
+  verifyTask,
   type Codec,
 } from '../../protocol/index.ts';
 import { Ed25519Verifier, sha512Native } from '../../protocol/node/index.ts';
@@ -53,11 +67,10 @@ export function baseConfig(over: Partial<EngineConfig> = {}): EngineConfig {
     quorum: 2,
     deadlineMs: 800,
     pauseMs: 0,
-    train: { epochs: 1, lr: 0.01, batchSize: 32 },
+    train: { epochs: 1, lr: 0.01, batchSize: 32, optimizer: 'adam' },
     proxMu: 0,
     codec: 'f32',
     maxUpdateBytes: 16 + 4 * SIZE,
-    clipNorm: null,
     evaluate: false,
     ...over,
   };
@@ -78,6 +91,8 @@ export function makeClient(id: string): TestClient {
 export interface TaskLike {
   round: number;
   modelVersion: number;
+  taskId: string;
+  lineage?: string;
   codec?: Codec;
 }
 
@@ -106,6 +121,8 @@ export function makeUpdate(client: TestClient, task: TaskLike, delta: Float32Arr
   const clientId = o.clientId ?? client.id;
   const signed = updateSigningBytes({
     protocolVersion: PROTOCOL_VERSION,
+    lineage: task.lineage ?? LINEAGE,
+    taskId: task.taskId,
     round: task.round,
     modelVersion: task.modelVersion,
     clientId,
@@ -117,6 +134,7 @@ export function makeUpdate(client: TestClient, task: TaskLike, delta: Float32Arr
   return {
     round: task.round,
     modelVersion: task.modelVersion,
+    taskId: task.taskId,
     clientId,
     codec,
     payload,
@@ -136,10 +154,11 @@ export function makeEvalReport(
   sums: Record<string, number>,
   o: { secretKey?: Uint8Array } = {},
 ): Record<string, unknown> {
-  const signed = evalSigningBytes({ protocolVersion: PROTOCOL_VERSION, round: task.round, modelVersion: task.modelVersion, clientId: client.id, count, sums });
+  const signed = evalSigningBytes({ protocolVersion: PROTOCOL_VERSION, lineage: task.lineage ?? LINEAGE, taskId: task.taskId, round: task.round, modelVersion: task.modelVersion, clientId: client.id, count, sums });
   return {
     round: task.round,
     modelVersion: task.modelVersion,
+    taskId: task.taskId,
     clientId: client.id,
     count,
     sums,
@@ -230,8 +249,10 @@ export interface HarnessOptions {
   /** Reuse identities (restart). */
   identities?: Map<string, TestClient>;
   serverEval?: EngineDeps['serverEval'];
-  /** Central DP: builds the controller from the opened store (as startCoordinator does). */
+  /** Central DP: builds the controller from the opened store (as assembleEngine does). */
   privacy?: (store: Store) => PrivacyController;
+  /** The round releases without DP (default: no norm bound, weights up to 2^32 by examples). */
+  releases?: (store: Store) => ReleasePlanner;
 }
 
 export interface Harness {
@@ -272,18 +293,20 @@ export async function makeHarness(o: HarnessOptions = {}): Promise<Harness> {
     },
     sleep: systemClock.sleep,
   };
+  const releases = o.privacy?.(store) ?? o.releases?.(store) ?? new PlainPlanner({ maxUpdateNorm: null, maxWeight: 2 ** 32, weighting: (strategy as { weighting?: 'examples' | 'uniform' }).weighting ?? 'examples' });
   const engine = new RoundEngine({
     config: baseConfig(o.config),
     store,
     strategy,
+    releases,
     transport,
     verifier: new Ed25519Verifier(),
     sha512: sha512Native,
     publicKeyOf: (id) => clients.get(id)?.publicKey,
+    signingKey: store.key.secretKey,
     clock,
     uniform: o.uniform,
     serverEval: o.serverEval,
-    privacy: o.privacy?.(store),
   });
   const rounds: RoundRecord[] = [];
   engine.on('round', (r: RoundRecord) => rounds.push(r));
@@ -294,6 +317,7 @@ export async function makeHarness(o: HarnessOptions = {}): Promise<Harness> {
     const b = behaviours.get(s.clientId);
     const c = clients.get(s.clientId);
     if (!b || !c) return;
+    if (!verifyTask(s.msg, store.key.publicKey, new Ed25519Verifier())) throw new Error(`round ${s.msg.round}: the engine sent a task its key does not sign`);
     const act = b(s.msg, c);
     if (!act) return;
     const t = setTimeout(() => {

@@ -1,14 +1,14 @@
 // coordinator/engine under central DP: the ledger in every committed record,
-// ε against the accountant's closed form, the over-budget round refused, the
-// fixed denominator, rounds that commit without a quorum (noise alone),
-// update validation under DP (weights, clip counts, norms), adaptive clipping
-// and the ledger replayed after a restart.
+// ε against the accountant's closed form, the over-budget round refused (and
+// the one exactly at the budget allowed), the fixed denominator, rounds that
+// commit without a quorum (noise alone) and at their deadline, updates
+// projected onto W·C and never refused on their weight or norm, adaptive
+// clipping (update noise at z_Δ, the accountant charged at z) and the ledger
+// replayed after a restart.
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PrivacyController, type PrivacySettings } from '../../coordinator/engine/index.ts';
-import type { Store } from '../../coordinator/store/index.ts';
-import { createStrategy } from '../../coordinator/strategies/index.ts';
+import { PrivacyController, createStrategy, type PrivacySettings, type Store } from '../../coordinator/index.ts';
 import { SeededRandomSource, epsilonFor } from '../../privacy/index.ts';
 import { fill, makeHarness, makeUpdate, SIZE, type Harness } from './engineHarness.ts';
 
@@ -18,14 +18,17 @@ function settings(over: Partial<PrivacySettings> = {}): PrivacySettings {
   return { mode: 'central', unit: 'user', targetEpsilon: 100, delta: DELTA, noiseMultiplier: 1, sampleRate: 0.5, population: 30, maxContributions: 30, clip: { norm: 1 }, ...over };
 }
 
-function controller(s: PrivacySettings, totalRounds: number, seed = 1) {
+/** Rounds close when every update is in unless `closeAtDeadline` (the production default, tested on its own below). */
+function controller(s: PrivacySettings, totalRounds: number, seed = 1, closeAtDeadline = false) {
   return (store: Store) =>
     new PrivacyController({
       settings: s,
       selection: { clientsPerRound: 1, maxClients: 1000 },
       totalRounds,
       size: SIZE,
+      maxUpdates: 3,
       records: store.records({ from: 1, limit: 1_000_000 }),
+      closeAtDeadline,
       random: new SeededRandomSource(seed),
     });
 }
@@ -37,12 +40,12 @@ afterEach(async () => {
 });
 
 /** `planned`: the rounds an auto noise multiplier is calibrated for (default totalRounds). */
-async function dpHarness(s: PrivacySettings, totalRounds: number, o: { dir?: string; deadlineMs?: number; planned?: number } = {}): Promise<Harness> {
+async function dpHarness(s: PrivacySettings, totalRounds: number, o: { dir?: string; deadlineMs?: number; planned?: number; closeAtDeadline?: boolean } = {}): Promise<Harness> {
   return makeHarness({
     dir: o.dir,
     config: { totalRounds, clientsPerRound: 1, minClients: 3, quorum: 3, deadlineMs: o.deadlineMs ?? 2000 },
     strategy: { weighting: 'uniform' },
-    privacy: controller(s, o.planned ?? totalRounds),
+    privacy: controller(s, o.planned ?? totalRounds, 1, o.closeAtDeadline),
   });
 }
 
@@ -70,7 +73,8 @@ describe('central DP in the round engine', () => {
       expect(r.selected).toEqual(['alice', 'bob', 'carol']);
     }
     const task = h.transport.of('task')[0].msg;
-    expect(task.privacy).toEqual({ mode: 'central', unit: 'user', clipNorm: 1, sampleRate: 0.5 });
+    expect(task.privacy).toEqual({ mode: 'central', unit: 'user', clipNorm: 1, sampleRate: 0.5, maxContributions: 30 });
+    expect(h.rounds[0].privacy!.maxContributions).toBe(30);
     const st = h.engine.privacyStatus();
     expect(st.rounds).toBe(3);
     expect(st.epsilon!).toBeCloseTo(epsilonFor(0.5, 1, 3, DELTA), 10);
@@ -91,6 +95,16 @@ describe('central DP in the round engine', () => {
     expect(exhausted).toHaveLength(1);
     expect(h.engine.stopReason).toMatch(/privacy budget exhausted: round 3 would take ε from .* past the target/);
     expect(h.engine.privacyStatus().epsilon!).toBeLessThanOrEqual(target);
+  });
+
+  it('allows the round that takes ε exactly to the target (the budget is ε ≤ target, the accountant decides)', async () => {
+    // ε after two rounds, to the last bit: the accountant adds the same per-round RDP twice
+    h = await dpHarness(settings({ targetEpsilon: epsilonFor(0.5, 1, 2, DELTA) }), 10);
+    zeroSums(h);
+    await h.start();
+    expect(h.store.modelVersion).toBe(2);
+    expect(h.engine.state).toBe('budget-exhausted');
+    expect(h.engine.privacyStatus().epsilon).toBe(epsilonFor(0.5, 1, 2, DELTA));
   });
 
   it('with noise multiplier auto, calibrates z so the planned rounds end within the budget', async () => {
@@ -118,57 +132,82 @@ describe('central DP in the round engine', () => {
     expect(moved).toBeGreaterThan(SIZE / 2); // noise/15 with std ≈ 1/15 per value
   });
 
-  it('validates DP updates: integer contribution counts, norm within weight × clip (then clipped), weight 1 per client at client level', async () => {
-    h = await dpHarness(settings(), 1);
+  it('projects every update onto the ball of radius W·C: never refused on its weight or norm (only a non-integer weight is malformed)', async () => {
+    // z tiny and q = 1, so the committed weights show what was folded: w1 = w0 + round_grid(Σ projected)/30
+    const tiny = settings({ noiseMultiplier: 1e-9, targetEpsilon: 1e300, sampleRate: 1, population: 30, maxContributions: 2, clip: { norm: 1 } });
+    h = await dpHarness(tiny, 1);
     const [alice, bob, carol] = ['alice', 'bob', 'carol'].map((id) => h!.clients.get(id)!);
     const run = h.start();
     const task = (await h.transport.task(1)).msg;
+    expect(task.privacy.maxContributions).toBe(2);
     const refusals: string[] = [];
     h.engine.on('refusal', (_id: string, code: string, msg: string) => refusals.push(`${code}: ${msg}`));
     h.engine.receiveUpdate('alice', makeUpdate(alice, task, fill(0), { weight: 1.5 }));
-    expect(refusals.pop()).toMatch(/^schema: weight must be the number of contributions/);
-    // more contributions than one client may hold (maxContributions 30): refused, whatever the norm
-    h.engine.receiveUpdate('alice', makeUpdate(alice, task, new Float32Array(SIZE), { weight: 31 }));
-    expect(refusals.pop()).toMatch(/^schema: weight must be the number of contributions, an integer in \[0, 30\], got 31/);
-    const over = new Float32Array(SIZE);
-    over[0] = 2.5;
-    h.engine.receiveUpdate('alice', makeUpdate(alice, task, over, { weight: 2 }));
-    expect(refusals.pop()).toMatch(/^norm-exceeded: .* exceeds 2 contribution\(s\) × clip norm 1/);
-    const zeroWithNorm = new Float32Array(SIZE);
-    zeroWithNorm[1] = 1e-3;
-    h.engine.receiveUpdate('bob', makeUpdate(bob, task, zeroWithNorm, { weight: 0 }));
-    expect(refusals.pop()).toMatch(/^norm-exceeded/);
-    expect(refusals).toEqual([]);
-    const edge = new Float32Array(SIZE);
-    edge[0] = 2 * 1.0005; // within the 1e-3 tolerance: accepted, clipped to 2
-    h.engine.receiveUpdate('alice', makeUpdate(alice, task, edge, { weight: 2 }));
-    h.engine.receiveUpdate('bob', makeUpdate(bob, task, new Float32Array(SIZE), { weight: 0 }));
-    h.engine.receiveUpdate('carol', makeUpdate(carol, task, new Float32Array(SIZE), { weight: 1 }));
+    expect(refusals.pop()).toMatch(/^schema: weight must be the number of contributions, an integer >= 0, got 1.5/);
+    // more contributions than W and a norm of 50 (25 × W·C): accepted, projected to norm 2 = W·C
+    const big = new Float32Array(SIZE);
+    big[0] = 50;
+    h.engine.receiveUpdate('alice', makeUpdate(alice, task, big, { weight: 31 }));
+    // weight 0 with a small norm: accepted as it is
+    const small = new Float32Array(SIZE);
+    small[1] = 0.03;
+    h.engine.receiveUpdate('bob', makeUpdate(bob, task, small, { weight: 0 }));
+    const one = new Float32Array(SIZE);
+    one[2] = 1;
+    h.engine.receiveUpdate('carol', makeUpdate(carol, task, one, { weight: 1 }));
     await run;
     expect(refusals).toEqual([]);
-    expect(h.rounds[0].privacy!.contributions).toBe(3);
+    const r = h.rounds[0];
+    expect(r.outcome).toBe('committed');
+    expect(r.privacy!.contributions).toBe(32);
+    expect(r.participants.find((p) => p.clientId === 'alice')!.bounded).toBe(true);
+    expect(r.participants.find((p) => p.clientId === 'carol')!.bounded).toBeUndefined();
+    // grid step C/K = 1/3465 before dividing by 30; σ² in grid units is at least 2 (planGridNoise rounds it up and adds 1),
+    // so the values sit within a few steps of the exact sum (8 steps ≈ 5.6σ; the noise is seeded)
+    const w = h.store.latest().weights;
+    const tol = 8 / 3465 / 30;
+    expect(Math.abs(w[0] - (0 + 2 / 30))).toBeLessThan(tol); // not 50/30: the coordinator cut it to W·C
+    expect(Math.abs(w[1] - (0.25 + 0.03 / 30))).toBeLessThan(tol);
+    expect(Math.abs(w[2] - (0.5 + 1 / 30))).toBeLessThan(tol);
+    for (let i = 3; i < SIZE; i++) expect(Math.abs(w[i] - i / 4)).toBeLessThan(tol);
   });
 
-  it('at client level an update is one contribution (weight 1)', async () => {
+  it('at client level W = 1: an update is projected onto the clip, whatever weight it claims', async () => {
     h = await makeHarness({
       config: { totalRounds: 1, clientsPerRound: 3, minClients: 3, quorum: 1, deadlineMs: 2000 },
       strategy: { weighting: 'uniform' },
       privacy: controller(settings({ unit: 'client', sampleRate: undefined, population: 3, maxContributions: 1 }), 1),
     });
-    const alice = h.clients.get('alice')!;
     const run = h.start();
     const task = (await h.transport.task(1, 'alice')).msg;
     expect(task.privacy).toEqual({ mode: 'central', unit: 'client', clipNorm: 1 });
     const refusals: string[] = [];
-    h.engine.on('refusal', (_id: string, code: string, msg: string) => refusals.push(`${code}: ${msg}`));
-    h.engine.receiveUpdate('alice', makeUpdate(alice, task, fill(0), { weight: 2 }));
-    expect(refusals.pop()).toMatch(/^schema: weight must be 1 under client-level DP/);
-    for (const id of ['alice', 'bob', 'carol']) h.engine.receiveUpdate(id, makeUpdate(h.clients.get(id)!, task, new Float32Array(SIZE), { weight: 1 }));
+    h.engine.on('refusal', (_id: string, code: string) => refusals.push(code));
+    h.engine.receiveUpdate('alice', makeUpdate(h.clients.get('alice')!, task, fill(3), { weight: 2 }));
+    for (const id of ['bob', 'carol']) h.engine.receiveUpdate(id, makeUpdate(h.clients.get(id)!, task, new Float32Array(SIZE), { weight: 1 }));
     await run;
-    const p = h.rounds[0].privacy!;
+    expect(refusals).toEqual([]);
+    const r = h.rounds[0];
+    expect(r.participants.find((p) => p.clientId === 'alice')!.bounded).toBe(true);
+    const p = r.privacy!;
     // fixed-size selection of 1 of 3: q = 1/3, flagged as not covered by the Poisson analysis
     expect(p.covered).toBe(false);
     expect(p.q).toBeCloseTo(1 / 3, 15);
+  });
+
+  it('under DP a round closes at its deadline, not when the last update arrives: when the model appears says nothing about the sample', async () => {
+    h = await dpHarness(settings(), 1, { deadlineMs: 600, closeAtDeadline: true });
+    zeroSums(h); // every client answers within ~5 ms
+    const t0 = Date.now();
+    await h.start();
+    const r = h.rounds[0];
+    expect(r.outcome).toBe('committed');
+    expect(r.participants).toHaveLength(3);
+    expect(r.timings.closedAt).toBeGreaterThanOrEqual(r.timings.deadline);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(600);
+    // the model is announced only after the deadline
+    const published = h.transport.of('modelPublished')[0];
+    expect(published.at).toBeGreaterThanOrEqual(r.timings.deadline);
   });
 
   it('with fixed-size client selection and auto noise, calibrates for the q of the clients actually connected', async () => {
@@ -200,6 +239,8 @@ describe('central DP in the round engine', () => {
           selection: { sampleRate: 0.999999, clientsPerRound: 3, maxClients: 1000 },
           totalRounds: 1,
           size: SIZE,
+          maxUpdates: 3,
+          closeAtDeadline: false,
           records: store.records(),
           random: new SeededRandomSource(3),
         }),
@@ -365,48 +406,83 @@ describe('central DP in the round engine', () => {
   });
 });
 
-describe('the fixed denominator', () => {
+describe('the release (central DP, a 20,000-value model)', () => {
   const size = 20_000;
   const C = 2;
-  const z = 0.1;
 
-  function aggregate(contributions: Float32Array[], expected: number) {
+  function release(contributions: Float32Array[], o: { expected: number; z: number; seed: number; clip?: PrivacySettings['clip'] }) {
     const ctl = new PrivacyController({
-      settings: settings({ noiseMultiplier: z, clip: { norm: C }, sampleRate: 0.5, population: 2 * expected }),
+      settings: settings({ noiseMultiplier: o.z, clip: o.clip ?? { norm: C }, sampleRate: 0.5, population: 2 * o.expected, maxContributions: 1 }),
       selection: { clientsPerRound: 1, maxClients: 10 },
       totalRounds: 1,
       size,
+      maxUpdates: 100,
       records: [],
-      random: new SeededRandomSource(contributions.length + 7),
+      random: new SeededRandomSource(o.seed),
     });
     const plan = ctl.plan(3);
     if (!plan.ok) throw new Error(plan.reason);
     const s = createStrategy({ name: 'fedavg', size, weighting: 'uniform' });
     s.begin();
     for (const c of contributions) s.add(c, 1);
-    const { options, noiseStddev } = ctl.aggregateOptions(plan.round, size);
-    const agg = s.finish(options);
+    const out = plan.release.release(s);
     let mean = 0;
-    for (const v of agg.delta) mean += v;
+    for (const v of out.delta) mean += v;
     mean /= size;
     let sq = 0;
-    for (const v of agg.delta) sq += (v - mean) ** 2;
-    return { mean, std: Math.sqrt(sq / (size - 1)), noiseStddev };
+    for (const v of out.delta) sq += (v - mean) ** 2;
+    return { mean, std: Math.sqrt(sq / (size - 1)), entry: out.entry!, ctl };
   }
 
   it('divides sum + noise by the expected count, not the realised one: same noise scale for 1 or 40 contributions', () => {
     const expected = 10;
+    const z = 0.1;
     const v = 0.01; // each contribution: all values 0.01, norm 0.01·√20000 ≈ 1.41 < C
-    const one = aggregate([new Float32Array(size).fill(v)], expected);
-    const forty = aggregate(Array.from({ length: 40 }, () => new Float32Array(size).fill(v)), expected);
+    const one = release([new Float32Array(size).fill(v)], { expected, z, seed: 8 });
+    const forty = release(Array.from({ length: 40 }, () => new Float32Array(size).fill(v)), { expected, z, seed: 47 });
     // noise per value: z·C·(1 + √d/K) before dividing (K = ⌈1000·√d⌉), so ≈ 1.001·z·C/expected after
     const want = (z * C * 1.001) / expected;
-    expect(one.noiseStddev).toBeCloseTo(z * C * (1 + Math.sqrt(size) / Math.ceil(1000 * Math.sqrt(size))), 4);
+    expect(one.entry.noiseStddev).toBeCloseTo(z * C * (1 + Math.sqrt(size) / Math.ceil(1000 * Math.sqrt(size))), 4);
     // sample sd of 20000 values: relative SE ≈ 1/√(2·20000) = 0.5%; 5 SE
     for (const r of [one, forty]) expect(Math.abs(r.std / want - 1)).toBeLessThan(0.025);
     // means: Σ contributions / expected = 1·0.01/10 and 40·0.01/10 (dividing by the realised count would give 0.01 both);
     // SE of a mean of 20000 noise values ≈ 0.02/√20000 = 1.4e-4; 5 SE
     expect(Math.abs(one.mean - 0.001)).toBeLessThan(7e-4);
     expect(Math.abs(forty.mean - 0.04)).toBeLessThan(7e-4);
+  });
+
+  it('adaptive clipping: the update noise is drawn at z_Δ, the accountant is charged at z', () => {
+    // hand: z = 0.5 and 2σ_b = 1/√3 give z⁻² = 4 and (2σ_b)⁻² = 3, so z_Δ = (z⁻² − (2σ_b)⁻²)^(−1/2) = 1
+    const z = 0.5;
+    const countNoise = 1 / (2 * Math.sqrt(3));
+    const expected = 10;
+    const r = release([], { expected, z, seed: 5, clip: { adaptive: { initialNorm: C, countNoise } } });
+    expect(r.entry.noiseMultiplier).toBe(0.5);
+    expect(r.entry.updateNoiseMultiplier).toBeCloseTo(1, 12);
+    // the spread is z_Δ·C·1.001/expected = 0.2002, twice what z would give (SE 0.5%)
+    expect(Math.abs(r.std / ((1 * C * 1.001) / expected) - 1)).toBeLessThan(0.025);
+    r.ctl.commit(r.entry);
+    // charged at z: ε of one round at (q = 0.5, z = 0.5), not at z_Δ = 1
+    expect(r.ctl.status().epsilon).toBeCloseTo(epsilonFor(0.5, 0.5, 1, DELTA), 10);
+    expect(Math.abs(r.ctl.status().epsilon! - epsilonFor(0.5, 1, 1, DELTA))).toBeGreaterThan(1);
+  });
+
+  it('refuses δ at or above 1/population and warns above population^-1.1', () => {
+    const make = (delta: number, log: (l: string) => void = () => {}) =>
+      new PrivacyController({
+        settings: settings({ delta, population: 1000 }),
+        selection: { clientsPerRound: 1, maxClients: 10 },
+        totalRounds: 1,
+        size: 10,
+        maxUpdates: 3,
+        records: [],
+        log,
+      });
+    expect(() => make(1e-3)).toThrow(/privacy.delta = 0.001 is not below 1\/population = 0.001/);
+    const lines: string[] = [];
+    make(5e-4, (l) => lines.push(l)); // 1000^-1.1 = 5.0e-4 (hand: 10^-3.3 = 5.01e-4): just below it, no warning
+    expect(lines).toEqual([]);
+    make(9e-4, (l) => lines.push(l));
+    expect(lines.join('\n')).toMatch(/warning: δ = 0.0009 is above population\^-1.1 = 0.000501/);
   });
 });

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { REASON_CODES, encode, fromBase64, parseMessage, toBase64 } from '../../protocol/index.ts';
 import { fill, makeClient, makeHarness, makeUpdate, ramp, seededUniform, SIZE, type Harness } from './engineHarness.ts';
-import { MAX_LISTED_REFUSALS } from '../../coordinator/engine/roundEngine.ts';
+import { MAX_LISTED_REFUSALS, PlainPlanner, UPDATE_NORM_FACTOR, defaultMaxUpdateNorm } from '../../coordinator/index.ts';
 
 const open: Harness[] = [];
 async function harness(...a: Parameters<typeof makeHarness>): Promise<Harness> {
@@ -66,7 +66,7 @@ describe('refusals', () => {
     // payload swapped after signing: payloadHash no longer its SHA-512
     expectRefused('alice', { ...honestA, payload: encode(fill(50), 'f32') }, 'bad-signature');
     // inflated weight / numExamples with the original signature
-    expectRefused('alice', { ...honestA, weight: 1000 }, 'bad-signature');
+    expectRefused('alice', { ...honestA, weight: 5 }, 'bad-signature');
     expectRefused('alice', { ...honestA, numExamples: 10_000 }, 'bad-signature');
     // an unregistered client id, correctly self-signed
     const mallory = makeClient('mallory');
@@ -74,9 +74,9 @@ describe('refusals', () => {
     // another session relaying alice's (valid) update
     expectRefused('bob', honestA, 'auth-failed');
     // trained from a model version that is not the round's
-    expectRefused('alice', makeUpdate(A, { round: 1, modelVersion: 1 }, fill(1)), 'stale-model');
+    expectRefused('alice', makeUpdate(A, { ...t1, round: 1, modelVersion: 1 }, fill(1)), 'stale-model');
     // for a future round
-    expectRefused('alice', makeUpdate(A, { round: 2, modelVersion: 0 }, fill(1)), 'stale-round');
+    expectRefused('alice', makeUpdate(A, { ...t1, round: 2, modelVersion: 0 }, fill(1)), 'stale-round');
     // wrong number of values (11; still under maxUpdateBytes)
     expectRefused('alice', makeUpdate(A, t1, new Float32Array(SIZE - 1).fill(1)), 'shape');
     // NaN / Infinity in the payload
@@ -127,7 +127,7 @@ describe('refusals', () => {
     // alice replays her round-1 update in round 2
     expectRefused('alice', honestA, 'stale-round');
     // and a round-2 update trained from version 0
-    expectRefused('alice', makeUpdate(A, { round: 2, modelVersion: 0 }, fill(1)), 'stale-model');
+    expectRefused('alice', makeUpdate(A, { ...t2, round: 2, modelVersion: 0 }, fill(1)), 'stale-model');
     accepted(h, 'alice', makeUpdate(A, t2, fill(-2), { weight: 2 }));
     accepted(h, 'bob', makeUpdate(B, t2, fill(4), { weight: 1 }));
     accepted(h, 'carol', makeUpdate(C, t2, ramp((i) => -i), { weight: 1 }));
@@ -149,24 +149,45 @@ describe('refusals', () => {
     for (const s of h.transport.of('updateRejected')) expect([0, 1, 2]).toContain(s.msg.round);
   });
 
-  it('with a clip norm: an update over it is refused (norm-exceeded), one within float tolerance is accepted', async () => {
-    const h = await harness({ clients: ['alice', 'bob'], config: { totalRounds: 1, minClients: 2, clientsPerRound: 2, quorum: 1, clipNorm: 1, deadlineMs: 2000 } });
+  it('outside DP one client cannot wreck the model: weights over the cap or over numExamples are refused, a huge norm is scaled to maxUpdateNorm', async () => {
+    const h = await harness({
+      clients: ['alice', 'bob'],
+      config: { totalRounds: 1, minClients: 2, clientsPerRound: 2, quorum: 2, deadlineMs: 2000 },
+      releases: () => new PlainPlanner({ maxUpdateNorm: 2, maxWeight: 1000, weighting: 'examples' }),
+    });
     const [A, B] = ['alice', 'bob'].map((id) => h.clients.get(id)!);
     const run = h.start();
     const t1 = (await h.transport.task(1)).msg;
-    expect(t1.privacy).toEqual({ mode: 'none', clipNorm: 1, unit: 'client' });
-    // norm 2
-    expect(refusal(h, 'alice', makeUpdate(A, t1, ramp((i) => (i === 0 ? 2 : 0))))).toBe('norm-exceeded');
-    // norm sqrt(12 · 0.3²) ≈ 1.039
-    expect(refusal(h, 'alice', makeUpdate(A, t1, fill(0.3)))).toBe('norm-exceeded');
-    // norm 1.0005: float rounding on the client, inside the 1e-3 tolerance
-    accepted(h, 'alice', makeUpdate(A, t1, ramp((i) => (i === 0 ? 1.0005 : 0))));
-    accepted(h, 'bob', makeUpdate(B, t1, ramp((i) => (i === 1 ? -0.5 : 0))));
+    expect(t1.privacy).toEqual({ mode: 'none', clipNorm: null, unit: 'client' });
+    const poison = fill(1e20); // finite in float32
+    // the audit's attempt: weight 2³² (refused: over limits.maxWeight)
+    const over = h.engine.stats.refused.get('schema') ?? 0;
+    expect(refusal(h, 'alice', makeUpdate(A, t1, poison, { weight: 2 ** 32, numExamples: 2 ** 32 }))).toBe('schema');
+    // a weight above the examples it claims to weigh
+    expect(refusal(h, 'alice', makeUpdate(A, t1, poison, { weight: 10, numExamples: 5 }))).toBe('schema');
+    expect(h.engine.stats.refused.get('schema')).toBe(over + 2);
+    // at the cap: accepted, but scaled to norm 2 (direction (1, …, 1)/√12: each value 2/√12)
+    accepted(h, 'alice', makeUpdate(A, t1, poison, { weight: 1000, numExamples: 1000 }));
+    accepted(h, 'bob', makeUpdate(B, t1, fill(0), { weight: 1, numExamples: 1 }));
     await run;
+    const r = h.store.record(1)!;
+    expect(r.outcome).toBe('committed');
+    expect(r.participants.find((p) => p.clientId === 'alice')?.bounded).toBe(true);
+    expect(r.participants.find((p) => p.clientId === 'bob')?.bounded).toBeUndefined();
+    expect(h.engine.stats.bounded).toBe(1);
+    // w1 = w0 + (1000 · 2/√12 · 1 + 1 · 0)/1001: the model moved by at most the bound, and stays finite
     const w = h.store.latest().weights;
-    expect(w[0]).toBe(Math.fround(0 + Math.fround(1.0005) / 2));
-    expect(w[1]).toBe(0.25 - 0.25);
-    expect(h.engine.stats.refused.get('norm-exceeded')).toBe(2);
+    for (let i = 0; i < SIZE; i++) expect(w[i]).toBeCloseTo(i / 4 + (1000 * (2 / Math.sqrt(12))) / 1001, 5);
+    let moved = 0;
+    for (let i = 0; i < SIZE; i++) moved += (w[i] - i / 4) ** 2;
+    expect(Math.sqrt(moved)).toBeLessThanOrEqual(2 * (1 + 1e-6));
+  });
+
+  it('the default norm bound is 10 × the initial model norm, at least 1', () => {
+    // hand: ‖(3, 4)‖ = 5 → 50; a zero model → 1
+    expect(defaultMaxUpdateNorm(Float32Array.of(3, 4))).toBe(50);
+    expect(defaultMaxUpdateNorm(new Float32Array(8))).toBe(1);
+    expect(UPDATE_NORM_FACTOR).toBe(10);
   });
 });
 
@@ -231,7 +252,7 @@ function fuzzValues(h: Harness, task: any, count: number, seed: number): Array<[
       const c = h.clients.get(pick(['alice', 'bob', 'carol']))!;
       const weird = pick([0, 2 ** 53 - 1, 1e-300, 4294967297]);
       try {
-        out.push([c.id, makeUpdate(c, { round: pick([task.round, 0, 2 ** 53 - 1]), modelVersion: pick([task.modelVersion, 2 ** 53 - 1]) }, fill(1), { numExamples: weird, weight: pick([0, 1e-300, 1, 7]) })]);
+        out.push([c.id, makeUpdate(c, { taskId: task.taskId, round: pick([task.round, 0, 2 ** 53 - 1]), modelVersion: pick([task.modelVersion, 2 ** 53 - 1]) }, fill(1), { numExamples: weird, weight: pick([0, 1e-300, 1, 7]) })]);
       } catch {
         out.push([c.id, { ...honest.get(c.id)!, numExamples: weird }]);
       }

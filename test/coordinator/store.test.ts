@@ -75,7 +75,7 @@ describe('layout and round trip', () => {
     expect(s.lineage).toBe(LINEAGE);
     expect(s.modelVersion).toBe(0);
     expect(s.round).toBe(0);
-    expect(readdirSync(dir).sort()).toEqual(['lock', 'models', 'rounds.jsonl', 'store.json']);
+    expect(readdirSync(dir).sort()).toEqual(['coordinator-key.json', 'lock', 'models', 'rounds.jsonl', 'store.json']);
     expect(readdirSync(models()).sort()).toEqual([optimizerFileName(0), modelFileName(0)].sort());
     expect(statSync(rounds()).size).toBe(0);
     const meta = JSON.parse(readFileSync(join(dir, 'store.json'), 'utf8'));

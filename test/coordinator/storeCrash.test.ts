@@ -130,7 +130,7 @@ async function verify(dir: string, run: Run, label: string): Promise<{ round: nu
     // Exactly the committed versions' files, no temp files, no orphans.
     const expected = Array.from({ length: v + 1 }, (_, i) => [modelFileName(i), optimizerFileName(i)]).flat().sort();
     expect(readdirSync(join(dir, 'models')).sort(), label).toEqual(expected);
-    expect(readdirSync(dir).sort(), label).toEqual(['lock', 'models', 'rounds.jsonl', 'store.json']);
+    expect(readdirSync(dir).sort(), label).toEqual(['coordinator-key.json', 'lock', 'models', 'rounds.jsonl', 'store.json']);
 
     // An older version is served from disk with its own contents.
     if (v > 0) {

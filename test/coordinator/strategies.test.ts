@@ -1,5 +1,5 @@
 // The strategies against hand computations on vectors of 3, their finish()
-// semantics (weighting, beforeDivide, denominator), state round trips, restore
+// semantics (weighting, sum, scale, float64 division), state round trips, restore
 // errors and createStrategy's validation.
 import { describe, expect, it } from 'vitest';
 import {
@@ -218,70 +218,63 @@ describe('finish', () => {
     return s;
   }
 
-  it('calls beforeDivide with the undivided sum, then divides what it left', () => {
+  it('sum() is a float64 copy of the weighted sum; finish() divides it by the realised total weight', () => {
     const s = twoUpdates();
-    let seen: number[] = [];
-    const agg = s.finish({
-      beforeDivide: (sum) => {
-        seen = Array.from(sum);
-        for (let i = 0; i < sum.length; i++) sum[i] += 2; // "noise"
-      },
-    });
-    expect(seen).toEqual([10, 2, 8]);
-    // ([10, 2, 8] + 2) / 4 = [3, 1, 2.5]
-    expect(Array.from(agg.delta)).toEqual([3, 1, 2.5]);
-    expect(agg.totalWeight).toBe(4);
-  });
-
-  it('divides by denominator instead of the realised total weight', () => {
-    const s = twoUpdates();
-    // [10, 2, 8] / 8 = [1.25, 0.25, 1]; totalWeight still reports the realised 4
-    const agg = s.finish({ denominator: 8 });
-    expect(Array.from(agg.delta)).toEqual([1.25, 0.25, 1]);
+    const sum = s.sum();
+    expect(sum).toBeInstanceOf(Float64Array);
+    expect(Array.from(sum)).toEqual([10, 2, 8]);
+    sum.fill(100); // a copy: central DP noises it without touching the running sum
+    const agg = s.finish();
+    // [10, 2, 8] / 4 = [2.5, 0.5, 2]
+    expect(Array.from(agg.delta)).toEqual([2.5, 0.5, 2]);
     expect(agg.totalWeight).toBe(4);
     expect(agg.count).toBe(2);
-    // both: ([10, 2, 8] − 2) / 2 = [4, 0, 3]
-    const both = s.finish({ denominator: 2, beforeDivide: (sum) => sum.forEach((v, i) => (sum[i] = v - 2)) });
-    expect(Array.from(both.delta)).toEqual([4, 0, 3]);
+    expect(s.totalWeight).toBe(4);
   });
 
   it('uses the uniform total (the count) when weighting is uniform', () => {
     const s = twoUpdates('uniform');
-    let seen: number[] = [];
-    const agg = s.finish({ beforeDivide: (sum) => void (seen = Array.from(sum)) });
-    expect(seen).toEqual([4, 2, 0]);
-    expect(agg.totalWeight).toBe(2);
+    expect(Array.from(s.sum())).toEqual([4, 2, 0]);
+    expect(s.finish().totalWeight).toBe(2);
+  });
+
+  it('scale shortens an update in float64 without changing its weight', () => {
+    const s = new FedAvg({ size: 3 });
+    s.begin();
+    s.add(f32([2, 4, -8]), 2, 0.25); // folds 2 × 0.25 × [2, 4, -8] = [1, 2, -4], weight 2
+    s.add(f32([1, 0, 0]), 2);
+    expect(Array.from(s.sum())).toEqual([3, 2, -4]);
+    expect(Array.from(s.finish().delta)).toEqual([0.75, 0.5, -1]);
+    expect(() => s.add(f32([1, 1, 1]), 1, 1.5)).toThrow(/scale must be in \[0, 1\]/);
+    expect(() => s.add(f32([1, 1, 1]), 1, -0.1)).toThrow(/scale must be in \[0, 1\]/);
+  });
+
+  it('divides in float64 and rounds once: a mean within float32 range stays finite although the sum is not', () => {
+    const s = new FedAvg({ size: 2 });
+    s.begin();
+    // 3e38 × 4 = 1.2e39 overflows float32 (max ≈ 3.4e38); the mean 3e38 does not
+    s.add(f32([3e38, -3e38]), 4);
+    s.add(f32([3e38, -3e38]), 4);
+    const d = s.finish().delta;
+    expect(Number.isFinite(d[0]) && Number.isFinite(d[1])).toBe(true);
+    expect(d[0]).toBe(Math.fround(3e38));
+    expect(d[1]).toBe(Math.fround(-3e38));
   });
 
   it('leaves the running sum alone: a second finish gives the same delta', () => {
     const s = twoUpdates();
-    const a = s.finish({ beforeDivide: (sum) => sum.fill(100) });
+    const a = s.finish();
     const b = s.finish();
-    expect(Array.from(a.delta)).toEqual([25, 25, 25]);
-    expect(Array.from(b.delta)).toEqual([2.5, 0.5, 2]);
+    expect(Array.from(a.delta)).toEqual(Array.from(b.delta));
   });
 
-  it('throws on a round without updates unless a denominator is given', () => {
+  it('throws on a round without updates, and when every update has weight 0', () => {
     const s = new FedAvg({ size: 3 });
     s.begin();
     expect(() => s.finish()).toThrow(/no updates were added this round/);
-    expect(() => s.finish({ beforeDivide: () => {} })).toThrow(/no updates/);
-    // central DP: noise alone over the expected count
-    const agg = s.finish({ denominator: 4, beforeDivide: (sum) => sum.set([4, -8, 2]) });
-    expect(Array.from(agg.delta)).toEqual([1, -2, 0.5]);
-    expect(agg.count).toBe(0);
-    expect(agg.totalWeight).toBe(0);
-  });
-
-  it('throws when every update has weight 0, and on a bad denominator', () => {
-    const s = new FedAvg({ size: 3 });
-    s.begin();
+    expect(Array.from(s.sum())).toEqual([0, 0, 0]);
     s.add(f32([1, 1, 1]), 0);
     expect(() => s.finish()).toThrow(/all have weight 0/);
-    expect(Array.from(s.finish({ denominator: 1 }).delta)).toEqual([0, 0, 0]);
-    for (const bad of [0, -1, NaN, Infinity]) {
-      expect(() => s.finish({ denominator: bad })).toThrow(/denominator must be/);
-    }
   });
 
   it('begin clears the previous round', () => {

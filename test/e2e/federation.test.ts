@@ -409,7 +409,7 @@ describe('federation over real sockets', () => {
     // an update before authenticating
     const p4 = peer(url);
     await p4.connect();
-    p4.emit('update', signedUpdate(h, { round: 1, modelVersion: 0 }, new Float32Array(size)));
+    p4.emit('update', signedUpdate(h, { round: 1, modelVersion: 0, taskId: 'AAAAAAAAAAAAAAAAAAAAAA==', lineage: c.engine.lineage }, new Float32Array(size)));
     expect((await p4.next('refusal')).code).toBe('not-authenticated');
     await p4.next('disconnect');
     expect(c.engine.clients).toBe(0);

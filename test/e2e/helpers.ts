@@ -10,7 +10,7 @@ import { loadLocalData } from '../../client/node/data.ts';
 import { SocketClient } from '../../client/node/socketClient.ts';
 import type { TaskReport } from '../../client/core.ts';
 import { io as ioClient, type Socket as ClientSocket } from 'socket.io-client';
-import { PROTOCOL_VERSION, authMessage, encode, generateIdentity, identityToJSON, sha512, sign, toBase64, updateSigningBytes } from '../../protocol/index.ts';
+import { PROTOCOL_VERSION, authMessage, encode, generateIdentity, identityToJSON, sign, signedUpdate as protocolSignedUpdate, toBase64 } from '../../protocol/index.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const FEDREC_BIN = join(ROOT, 'bin/fedrec.mjs');
@@ -298,12 +298,15 @@ export class RawPeer {
   }
 }
 
-/** A correctly signed update message for `task` carrying `values` (f32). */
-export function signedUpdate(who: TestIdentity, task: { round: number; modelVersion: number }, values: Float32Array, over: { payload?: Uint8Array; weight?: number } = {}): Record<string, unknown> {
+/** A correctly signed update message for `task` carrying `values` (f32), through the protocol's own helper. */
+export function signedUpdate(
+  who: TestIdentity,
+  task: { round: number; modelVersion: number; taskId: string; lineage: string },
+  values: Float32Array,
+  over: { payload?: Uint8Array; weight?: number } = {},
+): Record<string, unknown> {
   const payload = over.payload ?? encode(values, 'f32');
-  const payloadHash = toBase64(sha512(payload));
   const weight = over.weight ?? 1;
-  const fields = { round: task.round, modelVersion: task.modelVersion, clientId: who.id, payloadHash, numExamples: 1, weight };
-  const signature = sign(updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, ...fields }), who.secretKey);
-  return { ...fields, codec: 'f32', payload, signature: toBase64(signature), metrics: {} };
+  const { round, modelVersion, taskId, lineage } = task;
+  return { ...protocolSignedUpdate({ lineage, taskId, round, modelVersion, clientId: who.id, codec: 'f32', payload, numExamples: 1, weight, metrics: {} }, who.secretKey) };
 }

@@ -30,19 +30,30 @@ describe('GRID_FACTOR', () => {
   });
 });
 
-// With the default W = 1 contribution per update, float32 rounding of the update adds 2⁻²⁴·(2W + 1) = 3·2⁻²⁴ of C.
-const F1 = 1 + 3 / 2 ** 24;
+// The float rounding share of the sensitivity, written out from the derivation in
+// privacy/central/sensitivity.ts (an independent transcription of the formula):
+// slack = √d·2⁻²⁶ + 2⁻²³·W·(1 + γ(d+4)) + 2·γ(d+4)·W + 2·(1 + 2⁻²³)·W·(γ(d+3) + n·γ(n) + n·u)
+const u = 2 ** -53;
+const g = (k: number) => (k * u) / (1 - k * u);
+function slackOf(d: number, W = 1, n = 1): number {
+  return Math.sqrt(d) * 2 ** -26 + 2 ** -23 * W * (1 + g(d + 4)) + 2 * g(d + 4) * W + 2 * (1 + 2 ** -23) * W * (g(d + 3) + n * g(n) + n * u);
+}
+const F = (d: number, W = 1, n = 1) => 1 + slackOf(d, W, n);
 
 describe('planGridNoise', () => {
-  it('d = 100: K = 1000·10 = 10000, sensitivity 10000·(1 + 3·2⁻²⁴) + 10, σ² rounded up from its square', () => {
+  it('d = 100: K = 1000·10 = 10000, sensitivity 10000·(1 + slack) + 10, σ² rounded up from its square', () => {
+    // slack(100) = 10·2⁻²⁶ + 2⁻²³ + O(10⁻¹³) = 1.4901e-7 + 1.1921e-7 = 2.6822e-7
+    expect(slackOf(100)).toBeCloseTo(2.6822090e-7, 13);
+    const F1 = F(100);
     const C = 0.5;
     const p = planGridNoise(C, 1, 100);
     expect(p.size).toBe(100);
     expect(p.clipNorm).toBe(C);
     expect(p.noiseMultiplier).toBe(1);
     expect(p.scale).toBe(10000);
-    expect(p.sensitivity).toBeCloseTo(10000 * F1 + 10, 9); // 10010.00178813934
-    // (10010.00178813934)² = 100200135.8; rounded up and never below it.
+    expect(p.slack).toBeCloseTo(slackOf(100), 18);
+    expect(p.sensitivity).toBeCloseTo(10000 * F1 + 10, 9); // 10010.0026822…
+    // its square is rounded up and never below it.
     const sq = (10000 * F1 + 10) ** 2;
     expect(p.sigma2.den).toBe(1n);
     expect(Number(p.sigma2.num)).toBeGreaterThanOrEqual(sq);
@@ -53,15 +64,16 @@ describe('planGridNoise', () => {
   });
 
   it('d = 12: K = ⌈1000·3.4641016…⌉ = 3465', () => {
+    const F1 = F(12);
     const C = 2;
     const z = 0.7;
     const p = planGridNoise(C, z, 12);
     expect(p.scale).toBe(3465);
     const root12 = 3.4641016151377544;
     expect(p.sensitivity).toBeCloseTo(3465 * F1 + root12, 9);
-    // σ = 0.7·(3465·F1 + 3.4641016…) ≈ 2427.9253
+    // σ = 0.7·(3465·F1 + 3.4641016…) ≈ 0.7·3468.4641016 = 2427.9248711 (the slack adds ~5e-4)
     const sigma = z * (3465 * F1 + root12);
-    expect(sigma).toBeCloseTo(2427.92487113 + 0.7 * 3465 * (3 / 2 ** 24), 6);
+    expect(sigma).toBeCloseTo(2427.9248711, 2);
     const lo = sigma * sigma;
     expect(Number(p.sigma2.num)).toBeGreaterThanOrEqual(lo);
     expect(Number(p.sigma2.num)).toBeLessThan(lo + 2);
@@ -96,6 +108,7 @@ describe('planGridNoise', () => {
           const root = Math.sqrt(d);
           expect(p.scale).toBeGreaterThanOrEqual(1000 * root);
           expect(p.scale).toBeLessThan(1000 * root + 1);
+          const F1 = F(d);
           expect(p.sensitivity / p.scale).toBeLessThanOrEqual(F1 + 1 / GRID_FACTOR + 1e-15);
           const target = (z * (p.scale * F1 + root)) ** 2;
           expect(Number(p.sigma2.num)).toBeGreaterThanOrEqual(target);
@@ -107,7 +120,7 @@ describe('planGridNoise', () => {
           expect(p.stddev).toBeGreaterThanOrEqual(ideal * (1 - 1e-15));
           expect(p.stddev).toBeLessThanOrEqual(ideal * (1 + 1 / target + 1e-15));
           if (target >= 1e6) expect(relErr(p.stddev, ideal)).toBeLessThan(1e-6);
-          expect(ideal).toBeLessThanOrEqual((1.001 + 3 / 2 ** 24) * z * C * (1 + 1e-15));
+          expect(ideal).toBeLessThanOrEqual((1.001 + slackOf(d)) * z * C * (1 + 1e-15));
         }
       }
     }
@@ -178,8 +191,8 @@ describe('addGridNoise', () => {
   const C = 2.5;
   const z = 0.8;
   const plan = planGridNoise(C, z, d);
-  // K = 141422 (hand: 1000·141.42135… rounded up); σ_model = z·C·(1 + √d/K) ≈ 2.002
-  const expectedStd = z * C * (1 + Math.sqrt(d) / 141422);
+  // K = 141422 (hand: 1000·141.42135… rounded up); σ_model = z·C·(1 + slack + √d/K) ≈ 2.002
+  const expectedStd = z * C * (F(d) + Math.sqrt(d) / 141422);
 
   it('with z > 0 every released value is a grid multiple and the noise has the planned spread', () => {
     expect(plan.scale).toBe(141422);
@@ -311,19 +324,28 @@ describe('the grid sensitivity bound (what the noise is calibrated to)', () => {
     }
   });
 
-  it('widens by the float32 rounding of a client sum of up to W contributions: K·(1 + 2⁻²⁴·(2W + 1)) + √d', () => {
-    const one = planGridNoise(1, 1, 100, 1);
-    const many = planGridNoise(1, 1, 100, 1_000_000);
-    // K = 10000, √d = 10
-    expect(one.sensitivity).toBeCloseTo(10000 * (1 + 3 / 2 ** 24) + 10, 9);
-    expect(many.sensitivity).toBeCloseTo(10000 * (1 + 2000001 / 2 ** 24) + 10, 9);
+  it('widens by the float rounding of updates of up to W contributions and n updates: K·(1 + slack) + √d', () => {
+    const one = planGridNoise(1, 1, 100);
+    const many = planGridNoise(1, 1, 100, { maxWeight: 1000, maxUpdates: 300 });
+    // K = 10000, √d = 10; W = 1000: 2⁻²³·1000 = 1.19e-4 dominates
+    expect(one.sensitivity).toBeCloseTo(10000 * F(100) + 10, 9);
+    expect(many.slack).toBeCloseTo(slackOf(100, 1000, 300), 15);
+    expect(many.sensitivity).toBeCloseTo(10000 * F(100, 1000, 300) + 10, 8);
     expect(many.stddev / one.stddev).toBeCloseTo(many.sensitivity / one.sensitivity, 6);
-    expect(() => planGridNoise(1, 1, 100, 0)).toThrow(/maxWeight/);
+    expect(() => planGridNoise(1, 1, 100, { maxWeight: 0 })).toThrow(/maxWeight/);
+    expect(() => planGridNoise(1, 1, 100, { maxUpdates: 1.5 })).toThrow(/maxUpdates/);
+  });
+
+  it('refuses settings whose float rounding could exceed 1% of the clip (W = 10⁶: 2⁻²³·10⁶ ≈ 12%)', () => {
+    expect(() => planGridNoise(1, 1, 100, { maxWeight: 1_000_000 })).toThrow(/float rounding could move the released sum by 11\.9\d% of the clip norm/);
+    expect(() => planGridNoise(1, 1, 100, { maxWeight: 80_000 })).not.toThrow(); // 2⁻²³·8·10⁴ ≈ 0.95%
   });
 
   it('refuses sums so large that grid point + noise would not be exact in float64', () => {
     const p = planGridNoise(1, 1, 4);
     const s = Float64Array.of(0, 2 ** 52 / p.scale, 0, 0);
-    expect(() => addGridNoise(s, p, new SeededRandomSource(1))).toThrow(/within 2\^52 grid steps/);
+    expect(() => addGridNoise(s, p, new SeededRandomSource(1))).toThrow(/value 1 of the sum is not finite or not within 2\^52 grid steps; nothing was released/);
+    // the message never carries the value itself (it could reach a published record)
+    expect(() => addGridNoise(s, p, new SeededRandomSource(1))).not.toThrow(new RegExp(String(s[1]).slice(0, 6)));
   });
 });

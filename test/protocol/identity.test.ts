@@ -144,67 +144,81 @@ describe('canonical signing bytes', () => {
     expect(thrownCode(() => authMessage(nonce, 'a b')).code).toBe('schema');
   });
 
-  it('updateSigningBytes is tag, three u64s, clientId, payloadHash, numExamples (u64) and weight (f64)', () => {
-    const f = { protocolVersion: 1, round: 2 ** 40 + 3, modelVersion: 7, clientId: 'c', payloadHash: hash, numExamples: 9, weight: 0.5 };
+  const taskId = Uint8Array.from({ length: 16 }, (_, i) => i);
+  const bind = { protocolVersion: 2, lineage: 'L1', taskId };
+  const bound = (...rest: number[][]) => [...u64(2), ...str('L1'), ...bytes(taskId), ...rest.flat()];
+
+  it('updateSigningBytes is tag, protocolVersion, lineage, taskId, round, modelVersion, clientId, payloadHash, numExamples (u64) and weight (f64)', () => {
+    const f = { ...bind, round: 2 ** 40 + 3, modelVersion: 7, clientId: 'c', payloadHash: hash, numExamples: 9, weight: 0.5 };
     // 0.5 as a little-endian IEEE double: 0x3FE0000000000000
     const half = [0, 0, 0, 0, 0, 0, 0xe0, 0x3f];
-    const want = [...str('fedrec-update-v1'), ...u64(1), ...u64(2 ** 40 + 3), ...u64(7), ...str('c'), ...bytes(hash), ...u64(9), ...half];
+    const want = [...str('fedrec-update-v2'), ...bound(u64(2 ** 40 + 3), u64(7), str('c'), bytes(hash), u64(9), half)];
     expect([...updateSigningBytes(f)]).toEqual(want);
     expect(updateSigningBytes({ ...f, payloadHash: toBase64(hash) })).toEqual(updateSigningBytes(f));
+    expect(updateSigningBytes({ ...f, taskId: toBase64(taskId) })).toEqual(updateSigningBytes(f));
     for (const [k, v] of [['round', -1], ['round', 1.5], ['modelVersion', NaN], ['protocolVersion', 2 ** 53]] as const) {
       expect(thrownCode(() => updateSigningBytes({ ...f, [k]: v })).message).toContain(k);
     }
     expect(thrownCode(() => updateSigningBytes({ ...f, payloadHash: hash.subarray(1) })).message).toBe('payloadHash must be 64 bytes');
+    expect(thrownCode(() => updateSigningBytes({ ...f, taskId: taskId.subarray(1) })).message).toBe('taskId must be 16 bytes');
+    expect(thrownCode(() => updateSigningBytes({ ...f, lineage: '' })).code).toBe('schema');
   });
 
   it('length prefixes keep different field values apart', () => {
     // Naive concatenation would make ('a1', 2) and ('a', 12) the same "a12".
     const naive = (id: string, round: number) => id + String(round);
     expect(naive('a1', 2)).toBe(naive('a', 12));
-    const a = updateSigningBytes({ protocolVersion: 1, round: 2, modelVersion: 0, clientId: 'a1', payloadHash: hash, numExamples: 1, weight: 1 });
-    const b = updateSigningBytes({ protocolVersion: 1, round: 12, modelVersion: 0, clientId: 'a', payloadHash: hash, numExamples: 1, weight: 1 });
+    const a = updateSigningBytes({ ...bind, round: 2, modelVersion: 0, clientId: 'a1', payloadHash: hash, numExamples: 1, weight: 1 });
+    const b = updateSigningBytes({ ...bind, round: 12, modelVersion: 0, clientId: 'a', payloadHash: hash, numExamples: 1, weight: 1 });
     expect(a).not.toEqual(b);
-    const e1 = evalSigningBytes({ protocolVersion: 1, round: 1, modelVersion: 1, clientId: 'c', count: 1, sums: { ab: 1, c: 2 } });
-    const e2 = evalSigningBytes({ protocolVersion: 1, round: 1, modelVersion: 1, clientId: 'c', count: 1, sums: { a: 1, bc: 2 } });
+    const e1 = evalSigningBytes({ ...bind, round: 1, modelVersion: 1, clientId: 'c', count: 1, sums: { ab: 1, c: 2 } });
+    const e2 = evalSigningBytes({ ...bind, round: 1, modelVersion: 1, clientId: 'c', count: 1, sums: { a: 1, bc: 2 } });
     expect(e1).not.toEqual(e2);
-    // Every single-field change changes the bytes.
-    const base = { protocolVersion: 1, round: 5, modelVersion: 4, clientId: 'x', payloadHash: hash, numExamples: 3, weight: 2 };
+    // Every single-field change changes the bytes (the lineage and the task id included: an update made for
+    // another federation or another run of the round does not verify).
+    const base = { ...bind, round: 5, modelVersion: 4, clientId: 'x', payloadHash: hash, numExamples: 3, weight: 2 };
     const variants = [
       { ...base, numExamples: 4 },
       { ...base, weight: 2.5 },
-      { ...base, protocolVersion: 2 },
+      { ...base, protocolVersion: 3 },
       { ...base, round: 6 },
       { ...base, modelVersion: 5 },
       { ...base, clientId: 'y' },
+      { ...base, lineage: 'L2' },
+      { ...base, taskId: Uint8Array.from(taskId, (v, i) => (i === 15 ? v ^ 1 : v)) },
       { ...base, payloadHash: Uint8Array.from(hash, (v, i) => (i === 63 ? v ^ 1 : v)) },
     ];
     const seen = new Set([hex(updateSigningBytes(base)), ...variants.map((v) => hex(updateSigningBytes(v)))]);
-    expect(seen.size).toBe(8);
+    expect(seen.size).toBe(10);
   });
 
-  it('domain tags separate auth, update and eval bytes', () => {
-    const tags = [authMessage(nonce, 'c'), updateSigningBytes({ protocolVersion: 1, round: 1, modelVersion: 1, clientId: 'c', payloadHash: hash, numExamples: 1, weight: 1 }), evalSigningBytes({ protocolVersion: 1, round: 1, modelVersion: 1, clientId: 'c', count: 1, sums: {} })];
+  it('domain tags separate auth, update, eval and task bytes', () => {
+    const tags = [
+      authMessage(nonce, 'c'),
+      updateSigningBytes({ ...bind, round: 1, modelVersion: 1, clientId: 'c', payloadHash: hash, numExamples: 1, weight: 1 }),
+      evalSigningBytes({ ...bind, round: 1, modelVersion: 1, clientId: 'c', count: 1, sums: {} }),
+    ];
     expect(new TextDecoder().decode(tags[0].subarray(4, 18))).toBe('fedrec-auth-v1');
-    expect(new TextDecoder().decode(tags[1].subarray(4, 20))).toBe('fedrec-update-v1');
-    expect(new TextDecoder().decode(tags[2].subarray(4, 18))).toBe('fedrec-eval-v1');
+    expect(new TextDecoder().decode(tags[1].subarray(4, 20))).toBe('fedrec-update-v2');
+    expect(new TextDecoder().decode(tags[2].subarray(4, 18))).toBe('fedrec-eval-v2');
   });
 
   it('evalSigningBytes sorts the sums, writes f64s, and treats -0 as 0', () => {
-    const f = { protocolVersion: 1, round: 3, modelVersion: 2, clientId: 'c', count: 10, sums: { 'ndcg@10': 0.25, 'hr@10': 0.5 } };
+    const f = { ...bind, round: 3, modelVersion: 2, clientId: 'c', count: 10, sums: { 'ndcg@10': 0.25, 'hr@10': 0.5 } };
     const f64 = (x: number) => {
       const b = new Uint8Array(8);
       new DataView(b.buffer).setFloat64(0, x, true);
       return [...b];
     };
     const want = [
-      ...str('fedrec-eval-v1'), ...u64(1), ...u64(3), ...u64(2), ...str('c'), ...u64(10), ...u64(2),
+      ...str('fedrec-eval-v2'), ...bound(u64(3), u64(2), str('c'), u64(10), u64(2)),
       ...str('hr@10'), ...f64(0.5), ...str('ndcg@10'), ...f64(0.25),
     ];
     expect([...evalSigningBytes(f)]).toEqual(want);
     expect(evalSigningBytes({ ...f, sums: { 'hr@10': 0.5, 'ndcg@10': 0.25 } })).toEqual(evalSigningBytes(f));
     expect(evalSigningBytes({ ...f, sums: { loss: -0 } })).toEqual(evalSigningBytes({ ...f, sums: { loss: 0 } }));
     // a JSON trip keeps the bytes (numbers survive; -0 becomes 0)
-    const wire = JSON.parse(JSON.stringify({ ...f, sums: { a: 0.1 + 0.2, b: -0, c: 1e-300 } }));
+    const wire = { ...JSON.parse(JSON.stringify({ ...f, taskId: toBase64(taskId), sums: { a: 0.1 + 0.2, b: -0, c: 1e-300 } })) };
     expect(evalSigningBytes(wire)).toEqual(evalSigningBytes({ ...f, sums: { a: 0.1 + 0.2, b: -0, c: 1e-300 } }));
     expect(thrownCode(() => evalSigningBytes({ ...f, sums: { a: NaN } })).message).toContain('sums.a');
     expect(thrownCode(() => evalSigningBytes({ ...f, sums: { a: Infinity } })).code).toBe('schema');

@@ -29,11 +29,12 @@ const b64 = (n: number, fill = 1) => toBase64(new Uint8Array(n).fill(fill));
 /** One valid message of every kind. */
 function samples(): { [K in MessageKind]: MessageInputs[K] } {
   return {
-    hello: { protocolVersion: 1, clientId: 'shop-1', publicKey: b64(32), name: 'Shop One', kind: 'merchant', capabilities: { codecs: ['f32', 'int8'] } },
+    hello: { protocolVersion: PROTOCOL_VERSION, clientId: 'shop-1', publicKey: b64(32), name: 'Shop One', kind: 'merchant', capabilities: { codecs: ['f32', 'int8'] } },
     auth: { clientId: 'shop-1', signature: b64(64) },
     update: {
       round: 3,
       modelVersion: 2,
+      taskId: b64(16),
       clientId: 'shop-1',
       codec: 'f32',
       payload: new Uint8Array([1, 2, 3]),
@@ -43,19 +44,22 @@ function samples(): { [K in MessageKind]: MessageInputs[K] } {
       signature: b64(64),
       metrics: { loss: 0.7, trainSeconds: 1.5, users: 40 },
     },
-    evalReport: { round: 3, modelVersion: 2, clientId: 'shop-1', count: 40, sums: { 'hr@10': 12, 'ndcg@10': 5.5 }, signature: b64(64) },
+    evalReport: { round: 3, modelVersion: 2, taskId: b64(16), clientId: 'shop-1', count: 40, sums: { 'hr@10': 12, 'ndcg@10': 5.5 }, signature: b64(64) },
     challenge: { nonce: b64(32), serverProtocolVersion: 1 },
-    welcome: { clientId: 'shop-1', round: 3, state: 'training', modelVersion: 2, catalogId: 'catalog:2024-01' },
+    welcome: { clientId: 'shop-1', round: 3, state: 'training', modelVersion: 2, catalogId: 'catalog:2024-01', coordinatorKey: b64(32) },
     refusal: { code: 'unknown-identity', message: 'client shop-9 is not registered: ask the operator to add its public key' },
     task: {
       round: 3,
       modelVersion: 2,
       lineage: 'run.42',
+      taskId: b64(16),
+      modelHash: b64(64),
       deadline: 1_700_000_000_000,
       train: { epochs: 1, lr: 0.001, batchSize: 64, proxMu: 0, optimizer: 'sgd' },
-      privacy: { mode: 'central', clipNorm: 1, unit: 'user', sampleRate: 0.1, reportClipCount: true, noiseShare: 0.1 },
+      privacy: { mode: 'central', clipNorm: 1, unit: 'user', sampleRate: 0.1, maxContributions: 50, reportClipCount: true, noiseShare: 0.1 },
       codec: 'f16',
       evaluate: true,
+      signature: b64(64),
     },
     updateAck: { round: 3, accepted: true },
     updateRejected: { round: 3, code: 'stale-round', message: 'round 3 is over; the current round is 4' },
@@ -137,7 +141,7 @@ describe('message registry', () => {
 
 describe('every required field: missing or mistyped -> schema error naming it', () => {
   const s = samples();
-  const optional = new Set(['hello.name', 'hello.capabilities', 'update.metrics', 'task.privacy.noiseShare', 'task.privacy.mode', 'task.privacy.sampleRate', 'task.privacy.reportClipCount', 'task.train.optimizer']);
+  const optional = new Set(['hello.name', 'hello.capabilities', 'update.metrics', 'task.privacy.noiseShare', 'task.privacy.mode', 'task.privacy.sampleRate', 'task.privacy.reportClipCount', 'task.privacy.maxContributions', 'task.train.optimizer']);
   const cases: [MessageKind, string][] = [];
   for (const kind of MESSAGE_KINDS) {
     const walk = (o: Record<string, unknown>, prefix: string) => {
@@ -271,7 +275,7 @@ describe('hostile values', () => {
       throw new Error('not refused');
     })();
     expect(e.code).toBe('schema');
-    expect(e.message).toMatch(/^update: round: must be >= 0; modelVersion: must be >= 0; clientId: must not be empty; .* \(\+\d+ more\)$/);
+    expect(e.message).toMatch(/^update: round: must be >= 0; modelVersion: must be >= 0; taskId: is missing \(expected string\); clientId: must not be empty; .* \(\+\d+ more\)$/);
     expect(e.message.split('; ').length).toBe(5);
   });
 
@@ -285,11 +289,11 @@ describe('hello', () => {
   const s = samples();
 
   it('checks the protocol version before the rest', () => {
-    expectRefusal('hello', { protocolVersion: 2, something: 'new' }, 'version-too-new', 'client speaks protocol 2, this coordinator speaks 1: upgrade the coordinator');
+    expectRefusal('hello', { protocolVersion: 3, something: 'new' }, 'version-too-new', 'client speaks protocol 3, this coordinator speaks 2: upgrade the coordinator');
     expectRefusal('hello', { ...s.hello, protocolVersion: 0 }, 'bad-version');
     expectRefusal('hello', { ...s.hello, protocolVersion: '1' }, 'bad-version');
     expectRefusal('hello', withField(s.hello, 'protocolVersion', DELETE), 'bad-version');
-    expect(parseMessage('hello', { ...s.hello, protocolVersion: PROTOCOL_VERSION }).protocolVersion).toBe(1);
+    expect(parseMessage('hello', { ...s.hello, protocolVersion: PROTOCOL_VERSION }).protocolVersion).toBe(2);
   });
 
   it('keeps the codecs it knows from the capabilities, once each', () => {
@@ -322,10 +326,12 @@ describe('an update end to end', () => {
     const delta = Float32Array.from({ length: 1000 }, (_, i) => Math.sin(i) * 0.01);
     const payload = encode(delta, 'f16');
     const payloadHash = toBase64(sha512(payload));
-    const fields = { protocolVersion: PROTOCOL_VERSION, round: 7, modelVersion: 6, clientId: 'shop-1', payloadHash, numExamples: 50, weight: 50 };
+    const taskId = b64(16, 4);
+    const fields = { protocolVersion: PROTOCOL_VERSION, lineage: 'run.42', taskId, round: 7, modelVersion: 6, clientId: 'shop-1', payloadHash, numExamples: 50, weight: 50 };
     const msg = {
       round: 7,
       modelVersion: 6,
+      taskId,
       clientId: 'shop-1',
       codec: 'f16' as const,
       payload,
@@ -340,7 +346,7 @@ describe('an update end to end', () => {
     const u = parseMessage('update', wire);
     const hashOk = toBase64(sha512(u.payload)) === u.payloadHash;
     const sigOk = verifyWithNacl(
-      updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, round: u.round, modelVersion: u.modelVersion, clientId: u.clientId, payloadHash: u.payloadHash, numExamples: u.numExamples, weight: u.weight }),
+      updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, lineage: 'run.42', taskId: u.taskId, round: u.round, modelVersion: u.modelVersion, clientId: u.clientId, payloadHash: u.payloadHash, numExamples: u.numExamples, weight: u.weight }),
       fromBase64(u.signature),
       id.publicKey,
     );
@@ -364,10 +370,10 @@ describe('an update end to end', () => {
     expect(verifyWithNacl(authMessage(nonce, auth.clientId), fromBase64(auth.signature), id.publicKey)).toBe(true);
     expect(verifyWithNacl(authMessage(nonce, 'b-2'), fromBase64(auth.signature), id.publicKey)).toBe(false);
 
-    const report = { round: 2, modelVersion: 1, clientId: 'b-1', count: 3, sums: { 'ndcg@10': 1.25, 'hr@10': 2 } };
-    const sig = sign(evalSigningBytes({ protocolVersion: 1, ...report }), id.secretKey);
+    const report = { round: 2, modelVersion: 1, taskId: b64(16, 7), clientId: 'b-1', count: 3, sums: { 'ndcg@10': 1.25, 'hr@10': 2 } };
+    const sig = sign(evalSigningBytes({ protocolVersion: PROTOCOL_VERSION, lineage: 'run.42', ...report }), id.secretKey);
     const parsed = parseMessage('evalReport', JSON.parse(JSON.stringify({ ...report, signature: toBase64(sig) })));
     const { signature, ...fields } = parsed;
-    expect(verifyWithNacl(evalSigningBytes({ protocolVersion: 1, ...fields }), fromBase64(signature), id.publicKey)).toBe(true);
+    expect(verifyWithNacl(evalSigningBytes({ protocolVersion: PROTOCOL_VERSION, lineage: 'run.42', ...fields }), fromBase64(signature), id.publicKey)).toBe(true);
   });
 });

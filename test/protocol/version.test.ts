@@ -2,10 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION, ProtocolError, SUPPORTED_VERSIONS, checkVersion, requireVersion } from '../../protocol/index.ts';
 
 describe('checkVersion', () => {
-  it('speaks protocol 1', () => {
-    expect(PROTOCOL_VERSION).toBe(1);
-    expect(SUPPORTED_VERSIONS).toEqual({ min: 1, max: 1 });
-    expect(checkVersion(1)).toEqual({ ok: true, version: 1 });
+  it('speaks protocol 2 only (2 signs updates over the lineage and task id; 1 clients would not verify)', () => {
+    expect(PROTOCOL_VERSION).toBe(2);
+    expect(SUPPORTED_VERSIONS).toEqual({ min: 2, max: 2 });
+    expect(checkVersion(2)).toEqual({ ok: true, version: 2 });
+    expect(checkVersion(1)).toEqual({
+      ok: false,
+      code: 'version-too-old',
+      message: 'client speaks protocol 1, this coordinator speaks 2: upgrade the client',
+    });
   });
 
   it.each([undefined, null, '1', 1.5, 0, -1, NaN, Infinity, {}, [1], 2 ** 53])('refuses %s as bad-version', (v) => {
@@ -18,10 +23,10 @@ describe('checkVersion', () => {
   });
 
   it('tells a newer client to upgrade the coordinator', () => {
-    expect(checkVersion(2)).toEqual({
+    expect(checkVersion(3)).toEqual({
       ok: false,
       code: 'version-too-new',
-      message: 'client speaks protocol 2, this coordinator speaks 1: upgrade the coordinator',
+      message: 'client speaks protocol 3, this coordinator speaks 2: upgrade the coordinator',
     });
   });
 
@@ -35,7 +40,7 @@ describe('checkVersion', () => {
   });
 
   it('requireVersion throws the refusal as a ProtocolError', () => {
-    expect(requireVersion(1)).toBe(1);
+    expect(requireVersion(2)).toBe(2);
     try {
       requireVersion(7);
       expect.unreachable();

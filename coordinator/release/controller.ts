@@ -1,25 +1,25 @@
-// The engine's differential privacy (central mode, DP-FedAvg of McMahan et
-// al. 2018): per round it fixes the sampling rate q, the noise multiplier z and
-// the clip norm, refuses to start a round that would take ε past the budget,
-// noises the sum of clipped contributions on a fixed-point grid and divides
-// by the EXPECTED number of contributions, moves an adaptive clip, and charges
-// the accountant once the round is committed. The ledger is the committed
-// round records' `privacy` fields, so it survives restarts with the store.
+// The planner of central DP rounds (DP-FedAvg of McMahan et al. 2018): per
+// round it fixes the sampling rate q, the noise multiplier z and the clip
+// norm, and refuses to start a round that would take ε past the budget (the
+// accountant's own wouldExceed decides); each planned round is a
+// CentralRelease. A released round's ledger entry comes back through commit(),
+// which charges the accountant; at start the same path replays every charged
+// entry of the store's round records, so the ledger survives restarts with
+// the store.
 import {
   ADAPTIVE_CLIP_DEFAULTS,
   CryptoRandomSource,
   RdpAccountant,
-  addGridNoise,
   calibrateNoiseMultiplier,
-  fractionUnderClip,
-  nextClipNorm,
-  noisyCount,
   planGridNoise,
   updateNoiseMultiplier,
   type AdaptiveClipConfig,
   type RandomSource,
 } from '../../privacy/index.ts';
-import type { AggregateOptions, RoundRecord } from '../types.ts';
+import { ConfigError } from '../errors.ts';
+import type { RoundRecord } from '../types.ts';
+import { CentralRelease } from './central.ts';
+import type { LedgerEntry, PlanResult, PrivacyStatus, ReleasePlanner } from './types.ts';
 
 export interface PrivacySettings {
   mode: 'central';
@@ -31,7 +31,7 @@ export interface PrivacySettings {
   sampleRate?: number;
   /** Users over all clients (unit 'user') or clients (unit 'client'); public. The denominator is rate × population. */
   population: number;
-  /** Largest weight (contributions) of one update: 1 at unit 'client'. */
+  /** W: the most contributions one update may carry (its projection radius is W·C); 1 at unit 'client'. */
   maxContributions: number;
   clip: { norm: number } | { adaptive: Partial<AdaptiveClipConfig> & { initialNorm: number } };
 }
@@ -43,61 +43,45 @@ export interface PrivacySelection {
   maxClients: number;
 }
 
-/** What one round will release, fixed before it starts. */
-export interface RoundPrivacy {
-  q: number;
-  /** False when clients are chosen by fixed-size selection, which the accountant's Poisson analysis does not cover. */
-  covered: boolean;
-  noiseMultiplier: number;
-  /** Noise multiplier on the update sum: z, or z_Δ > z with adaptive clipping (the count takes the rest). */
-  updateNoiseMultiplier: number;
-  /** σ_b of the clipped-count noise (adaptive clipping), else null. */
-  countNoise: number | null;
-  clipNorm: number;
-  /** The fixed denominator: expected contributions. */
-  expected: number;
-  epsilon: number;
-  order: number;
-}
-
-/** A refused plan is either the budget running out (`exhausted`) or settings that cannot work. */
-export type PrivacyPlan = { ok: true; round: RoundPrivacy } | { ok: false; exhausted: boolean; reason: string };
-
-/** Fields of RoundRecord.privacy. */
-export type PrivacyRecord = Record<string, number | string | boolean | null>;
-
-export interface PrivacyStatus {
-  mode: 'central' | 'none';
-  unit: 'user' | 'client' | null;
-  epsilon: number | null;
-  delta: number | null;
-  targetEpsilon: number | null;
-  rounds: number;
-  noiseMultiplier: number | null;
-  clip: number | null;
-  covered: boolean | null;
-  exhausted: string | null;
-}
-
 export interface PrivacyControllerOptions {
   settings: PrivacySettings;
   selection: PrivacySelection;
   totalRounds: number;
   /** Model size (values per update). */
   size: number;
+  /** The most updates one round can fold (registered clients): bounds float rounding in the sum. */
+  maxUpdates: number;
   /** The store's round records, oldest first (charged ones are replayed). */
   records: readonly RoundRecord[];
+  /** Close rounds at their deadline (default true; simulations, which have no timing channel, pass false). */
+  closeAtDeadline?: boolean;
   random?: RandomSource;
   log?: (line: string) => void;
 }
 
-function num(rec: PrivacyRecord, key: string, round: number): number {
+function num(rec: Partial<LedgerEntry>, key: keyof LedgerEntry, round: number): number {
   const v = rec[key];
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`round ${round}'s privacy ledger entry has no valid ${key} (${JSON.stringify(v)}): the store is damaged`);
   return v;
 }
 
-export class PrivacyController {
+/**
+ * Refuses δ at or above 1/population (a mechanism that publishes one random
+ * user's data outright is (0, 1/n)-DP) and warns when δ > n^-1.1, the usual
+ * "δ well below 1/n" rule of thumb.
+ */
+export function checkDelta(delta: number, population: number, log: (line: string) => void): void {
+  if (delta >= 1 / population) {
+    throw new ConfigError(
+      `privacy.delta = ${delta} is not below 1/population = ${1 / population}: a release that published one random user's data outright would meet it. ` +
+        `Choose δ well below 1/${population}, e.g. ${(population ** -1.1).toPrecision(2)} or less`,
+    );
+  }
+  if (delta > population ** -1.1) log(`privacy: warning: δ = ${delta} is above population^-1.1 = ${(population ** -1.1).toPrecision(3)}; δ should be well below 1/population`);
+}
+
+export class PrivacyController implements ReleasePlanner {
+  readonly mode = 'central' as const;
   readonly settings: PrivacySettings;
   private readonly accountant = new RdpAccountant();
   private readonly random: RandomSource;
@@ -115,6 +99,12 @@ export class PrivacyController {
     this.random = o.random ?? new CryptoRandomSource();
     this.log = o.log ?? (() => {});
     const s = o.settings;
+    checkDelta(s.delta, s.population, this.log);
+    try {
+      planGridNoise(1, 1, o.size, { maxWeight: s.maxContributions, maxUpdates: o.maxUpdates });
+    } catch (err) {
+      throw new ConfigError(`central DP cannot bound float rounding here: ${(err as Error).message}`);
+    }
     this.z = typeof s.noiseMultiplier === 'number' ? s.noiseMultiplier : null;
     this.clip = 'norm' in s.clip ? s.clip.norm : s.clip.adaptive.initialNorm;
     for (const r of o.records) this.replay(r);
@@ -137,23 +127,27 @@ export class PrivacyController {
 
   /** Rebuilds the accountant, z and the clip from a stored round. */
   private replay(r: RoundRecord): void {
-    const p = r.privacy as PrivacyRecord | undefined;
+    const p = r.privacy;
     if (!p || p.charged !== true) return;
     if (p.unit !== this.settings.unit) {
-      throw new Error(
+      throw new ConfigError(
         `round ${r.round} was charged with privacy unit '${String(p.unit)}' but the configuration says '${this.settings.unit}': ` +
           'ε of different units does not add up; keep the unit, or start a new dataDir',
       );
     }
-    const q = num(p, 'q', r.round);
-    const z = num(p, 'noiseMultiplier', r.round);
-    this.accountant.charge({ q, noiseMultiplier: z });
+    for (const key of ['q', 'noiseMultiplier', 'nextClipNorm'] as const) num(p, key, r.round);
+    this.absorb(p, true);
+  }
+
+  /** Charges one released round's entry (at commit, or when replaying the store). */
+  private absorb(e: LedgerEntry, replaying: boolean): void {
+    this.accountant.charge({ q: e.q, noiseMultiplier: e.noiseMultiplier });
     this.charged++;
-    if (this.settings.noiseMultiplier === 'auto') this.zFromLedger = z;
+    if (replaying && this.settings.noiseMultiplier === 'auto') this.zFromLedger = e.noiseMultiplier;
     // an adaptive clip carries on from where the last adaptive round left it; a fixed clip is what the config says now
-    const next = num(p, 'nextClipNorm', r.round);
-    if (this.adaptive && p.countNoise !== null && p.countNoise !== undefined) this.clip = this.clampClip(next);
-    this.lastCovered = p.covered === true;
+    if (!replaying) this.clip = e.nextClipNorm;
+    else if (this.adaptive && e.countNoise !== null && e.countNoise !== undefined) this.clip = this.clampClip(e.nextClipNorm);
+    this.lastCovered = e.covered === true;
   }
 
   /** Keeps an adaptive clip finite and within 10⁻⁶..10⁶ × its initial norm. */
@@ -190,8 +184,8 @@ export class PrivacyController {
     return this.z !== null || this.settings.unit === 'user' || this.o.selection.sampleRate !== undefined;
   }
 
-  /** The next round's parameters, or why it must not run (budget exhausted, impossible settings). */
-  plan(eligible: number): PrivacyPlan {
+  /** The next round's release, or why it must not run (budget exhausted, impossible settings). */
+  plan(eligible: number): PlanResult {
     const s = this.settings;
     if (eligible < 1) return { ok: false, exhausted: false, reason: 'no eligible clients' };
     const { q, covered, expected } = this.rate(eligible);
@@ -215,74 +209,34 @@ export class PrivacyController {
         return { ok: false, exhausted: false, reason: (err as Error).message };
       }
     }
-    const after = this.accountant.epsilonAfter({ q, noiseMultiplier: z }, s.delta);
-    if (after.epsilon > s.targetEpsilon) {
+    const event = { q, noiseMultiplier: z };
+    const after = this.accountant.epsilonAfter(event, s.delta);
+    if (this.accountant.wouldExceed(event, { epsilon: s.targetEpsilon, delta: s.delta })) {
       const now = this.accountant.epsilon(s.delta).epsilon;
       this.exhausted = `privacy budget exhausted: round ${this.charged + 1} would take ε from ${now.toFixed(4)} to ${after.epsilon.toFixed(4)}, past the target ${s.targetEpsilon} (δ = ${s.delta})`;
       return { ok: false, exhausted: true, reason: this.exhausted };
     }
+    const plan = { q, covered, noiseMultiplier: z, updateNoiseMultiplier: zUpdate, countNoise, clipNorm: this.clip, expected, epsilon: after.epsilon, order: after.order };
     return {
       ok: true,
-      round: { q, covered, noiseMultiplier: z, updateNoiseMultiplier: zUpdate, countNoise, clipNorm: this.clip, expected, epsilon: after.epsilon, order: after.order },
-    };
-  }
-
-  /** The task's privacy block for clients. */
-  task(p: RoundPrivacy): { mode: 'central'; clipNorm: number; unit: 'user' | 'client'; sampleRate?: number; reportClipCount?: boolean } {
-    return {
-      mode: 'central',
-      clipNorm: p.clipNorm,
-      unit: this.settings.unit,
-      ...(this.settings.unit === 'user' ? { sampleRate: p.q } : {}),
-      ...(this.adaptive ? { reportClipCount: true } : {}),
-    };
-  }
-
-  /** finish() options: noise on the grid, then divide by the expected count. Records the noise it added. */
-  aggregateOptions(p: RoundPrivacy, size: number): { options: AggregateOptions; noiseStddev: number } {
-    const grid = planGridNoise(p.clipNorm, p.updateNoiseMultiplier, size, this.settings.maxContributions);
-    return { options: { denominator: p.expected, beforeDivide: (sum) => addGridNoise(sum, grid, this.random) }, noiseStddev: grid.stddev };
-  }
-
-  /** The clip norm for the next round (adaptive: from the noised clipped count; fixed: unchanged). */
-  nextClip(p: RoundPrivacy, clipCountSum: number): { next: number; fractionUnder: number | null } {
-    const a = this.adaptive;
-    if (!a || p.countNoise === null) return { next: p.clipNorm, fractionUnder: null };
-    const noisy = noisyCount(clipCountSum, 2 * p.countNoise, this.random);
-    const fractionUnder = fractionUnderClip(noisy, p.expected);
-    return { next: this.clampClip(nextClipNorm(p.clipNorm, fractionUnder, a.targetQuantile, a.learningRate)), fractionUnder };
-  }
-
-  /** The ledger entry a released round carries (charged: true), written with the round. */
-  record(p: RoundPrivacy, extra: { contributions: number; noiseStddev: number; nextClipNorm: number; fractionUnder: number | null }): PrivacyRecord {
-    return {
-      mode: 'central',
-      unit: this.settings.unit,
-      charged: true,
-      q: p.q,
-      covered: p.covered,
-      noiseMultiplier: p.noiseMultiplier,
-      updateNoiseMultiplier: p.updateNoiseMultiplier,
-      countNoise: p.countNoise,
-      clipNorm: p.clipNorm,
-      nextClipNorm: extra.nextClipNorm,
-      fractionUnderClip: extra.fractionUnder,
-      expectedContributions: p.expected,
-      contributions: extra.contributions,
-      noiseStddev: extra.noiseStddev,
-      epsilon: p.epsilon,
-      delta: this.settings.delta,
-      order: p.order,
-      targetEpsilon: this.settings.targetEpsilon,
+      release: new CentralRelease(plan, {
+        unit: s.unit,
+        maxContributions: s.maxContributions,
+        maxUpdates: this.o.maxUpdates,
+        size: this.o.size,
+        delta: s.delta,
+        targetEpsilon: s.targetEpsilon,
+        adaptive: a,
+        clampClip: (c) => this.clampClip(c),
+        random: this.random,
+        closeAtDeadline: this.o.closeAtDeadline ?? true,
+      }),
     };
   }
 
   /** Charges a released round (after its record is committed). */
-  charge(p: RoundPrivacy, nextClip: number): void {
-    this.accountant.charge({ q: p.q, noiseMultiplier: p.noiseMultiplier });
-    this.charged++;
-    this.clip = nextClip;
-    this.lastCovered = p.covered;
+  commit(entry: LedgerEntry): void {
+    this.absorb(entry, false);
   }
 
   status(): PrivacyStatus {
@@ -301,17 +255,3 @@ export class PrivacyController {
     };
   }
 }
-
-/** The status of a coordinator without differential privacy. */
-export const NO_PRIVACY_STATUS: PrivacyStatus = Object.freeze({
-  mode: 'none',
-  unit: null,
-  epsilon: null,
-  delta: null,
-  targetEpsilon: null,
-  rounds: 0,
-  noiseMultiplier: null,
-  clip: null,
-  covered: null,
-  exhausted: null,
-}) as PrivacyStatus;

@@ -1,0 +1,124 @@
+// ClientCore's checks before it trains (client/core.ts, client/policy.ts): a
+// task must carry the coordinator's signature, the downloaded model must
+// match the hash in the signed task, and the client's own privacy policy may
+// refuse a task whatever the coordinator says; nothing is sent then. A valid
+// task yields a signed update bound to the task id.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ClientCore, PolicyError, type ClientSend, type PrivacyPolicy } from '../../client/index.ts';
+import {
+  PROTOCOL_VERSION,
+  fromBase64,
+  generateIdentity,
+  naclVerifier,
+  parseMessage,
+  sha512,
+  signTask,
+  toBase64,
+  updateSigningBytes,
+  type SignedTaskFields,
+  type Task,
+} from '../../protocol/index.ts';
+import { createModel, encodeCheckpoint, initBackend, type UserSequence } from '../../recommender/index.ts';
+
+const ITEMS = Array.from({ length: 12 }, (_, i) => `sku-${i}`);
+const coordinator = generateIdentity();
+const client = generateIdentity();
+let checkpoint: Uint8Array;
+
+beforeAll(async () => {
+  await initBackend('cpu');
+  const m = createModel('mf', { numItems: ITEMS.length, dim: 4 }, 1);
+  checkpoint = encodeCheckpoint(m, { itemIds: ITEMS });
+  m.dispose();
+});
+
+function seq(user: string, items: number[]): UserSequence {
+  return { user, items: Int32Array.from(items), types: new Uint8Array(items.length), ts: Float64Array.from(items, (_, j) => j) };
+}
+
+function fields(over: Partial<SignedTaskFields> = {}): SignedTaskFields {
+  return {
+    round: 1,
+    modelVersion: 0,
+    lineage: 'L-core',
+    taskId: toBase64(new Uint8Array(16).fill(3)),
+    modelHash: toBase64(sha512(checkpoint)),
+    deadline: Date.now() + 60_000,
+    train: { epochs: 1, lr: 0.1, batchSize: 8, proxMu: 0, optimizer: 'sgd' },
+    privacy: { mode: 'central', clipNorm: 1, unit: 'user', sampleRate: 1, maxContributions: 10 },
+    codec: 'f32',
+    evaluate: false,
+    ...over,
+  };
+}
+
+function core(o: { policy?: ConstructorParameters<typeof ClientCore>[0]['policy']; bytes?: Uint8Array; key?: Uint8Array | null } = {}) {
+  const sent: Array<{ kind: string; msg: unknown }> = [];
+  const send: ClientSend = (kind, msg) => void sent.push({ kind, msg });
+  const c = new ClientCore({
+    clientId: 'shop-1',
+    identity: client,
+    loadData: async () => ({ train: [seq('u1', [1, 2, 3]), seq('u2', [4, 5])], valid: [], test: [], users: 2, unknownItemEvents: 0 }),
+    fetchModel: async () => o.bytes ?? checkpoint,
+    send,
+    coordinatorKey: () => (o.key === undefined ? coordinator.publicKey : o.key),
+    policy: o.policy,
+  });
+  return { c, sent };
+}
+
+describe('ClientCore', () => {
+  it('trains on a signed task and sends an update signed over the lineage and the task id', async () => {
+    const task = signTask(fields(), coordinator.secretKey);
+    const { c, sent } = core();
+    const r = await c.handleTask(task);
+    expect(r.contributions).toBe(2);
+    expect(sent.map((s) => s.kind)).toEqual(['update']);
+    const u = parseMessage('update', sent[0].msg);
+    expect(u.taskId).toBe(task.taskId);
+    const bytes = updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, lineage: 'L-core', taskId: u.taskId, round: 1, modelVersion: 0, clientId: 'shop-1', payloadHash: u.payloadHash, numExamples: u.numExamples, weight: u.weight });
+    expect(naclVerifier.verify(bytes, fromBase64(u.signature), client.publicKey)).toBe(true);
+    c.dispose();
+  });
+
+  it('refuses a task another key signed, a tampered task, and any task before it knows the coordinator key', async () => {
+    const forged = signTask(fields(), generateIdentity().secretKey);
+    const downgraded = { ...signTask(fields(), coordinator.secretKey), privacy: { mode: 'none', clipNorm: null, unit: 'client' } } as Task;
+    for (const t of [forged, downgraded]) {
+      const { c, sent } = core();
+      await expect(c.handleTask(t)).rejects.toThrow(/does not carry a valid signature of the coordinator's key/);
+      expect(sent).toEqual([]);
+    }
+    const { c, sent } = core({ key: null });
+    await expect(c.handleTask(signTask(fields(), coordinator.secretKey))).rejects.toThrow(/coordinator's key is not known/);
+    expect(sent).toEqual([]);
+  });
+
+  it('refuses a model whose bytes do not match the hash in the signed task', async () => {
+    const swapped = Uint8Array.from(checkpoint);
+    swapped[swapped.length - 1] ^= 1; // one bit of one weight
+    const { c, sent } = core({ bytes: swapped });
+    await expect(c.handleTask(signTask(fields(), coordinator.secretKey))).rejects.toThrow(/does not match the hash in the signed task/);
+    expect(sent).toEqual([]);
+  });
+
+  it("keeps its own privacy policy: refuses mode 'none', another unit, a larger q or clip, however validly signed", async () => {
+    const cases: Array<[PrivacyPolicy, Partial<SignedTaskFields>, RegExp]> = [
+      [{ minMode: 'central' }, { privacy: { mode: 'none', clipNorm: null, unit: 'client' } }, /privacy mode 'none', this client requires 'central'/],
+      [{ unit: 'user' }, { privacy: { mode: 'central', clipNorm: 1, unit: 'client' } }, /protects each client, this client requires each user/],
+      [{ maxSampleRate: 0.05 }, {}, /sampling rate 1 is above this client's maximum 0.05/],
+      [{ maxClipNorm: 0.5 }, {}, /clip norm 1 is above this client's maximum 0.5/],
+    ];
+    for (const [policy, over, msg] of cases) {
+      const { c, sent } = core({ policy });
+      const p = c.handleTask(signTask(fields(over), coordinator.secretKey));
+      await expect(p).rejects.toThrow(PolicyError);
+      await expect(p).rejects.toThrow(msg);
+      expect(sent).toEqual([]);
+    }
+    // within the policy: trains
+    const { c, sent } = core({ policy: { minMode: 'central', unit: 'user', maxSampleRate: 1, maxClipNorm: 1 } });
+    await c.handleTask(signTask(fields(), coordinator.secretKey));
+    expect(sent.map((s) => s.kind)).toEqual(['update']);
+  });
+});
