@@ -124,8 +124,8 @@ SINGLE = [
     (0.001, 0.8, 2.5),
 ]
 
-# dp_accounting DEFAULT_RDP_ORDERS (the same list as DEFAULT_RDP_ORDERS in rdp.ts)
-# built in double precision, as in rdp.ts, so both sides use the same orders
+# dp_accounting's DEFAULT_RDP_ORDERS, built in double precision as
+# DEFAULT_RDP_ORDERS in rdp.ts is, so both sides use exactly the same orders
 DEFAULT_ORDERS = [mp.mpf(1 + (i + 1) / 10) for i in range(99)] + [
     mp.mpf(a) for a in list(range(11, 64)) + [128, 256, 512, 1024]
 ]
