@@ -45,6 +45,16 @@ export function logSub(logx: number, logy: number): number {
   return logSubSign(logx, logy).log;
 }
 
+/**
+ * log(e^acc + sign·e^term) for a running sum that is positive in exact arithmetic. Returns
+ * undefined, never a clamped or NaN value, when subtracting e^term would leave zero or less.
+ */
+export function logAddSigned(logAcc: number, logTerm: number, sign: 1 | -1): number | undefined {
+  if (sign > 0) return logAdd(logAcc, logTerm);
+  if (!(logTerm < logAcc)) return undefined;
+  return logSub(logAcc, logTerm);
+}
+
 // Stirling-series coefficients B_{2k} / (2k (2k-1)) for log Γ (Abramowitz & Stegun 6.1.41).
 const STIRLING = [1 / 12, -1 / 360, 1 / 1260, -1 / 1680, 1 / 1188, -691 / 360360, 1 / 156];
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
@@ -75,6 +85,17 @@ export function logGamma(x: number): number {
     p *= inv2;
   }
   return (y - 0.5) * Math.log(y) - y + HALF_LOG_2PI + series - shift;
+}
+
+/**
+ * Sign of the generalised binomial coefficient C(α, i) = α(α-1)…(α-i+1) / i! for real α > 0 and
+ * integer i ≥ 0: 1, -1, or 0 when a factor α - k is zero (integer α < i).
+ */
+export function combSign(alpha: number, i: number): 1 | -1 | 0 {
+  if (Number.isInteger(alpha) && i > alpha) return 0;
+  // Of the factors α - k, k = 0..i-1, those with k = ⌊α⌋+1..i-1 are negative (i! > 0 has no say).
+  const negative = Math.max(0, i - 1 - Math.floor(alpha));
+  return negative % 2 === 0 ? 1 : -1;
 }
 
 /** log|C(n, k)| for real n, k via log-gamma: C(n,k) = Γ(n+1) / (Γ(k+1) Γ(n-k+1)). */
@@ -143,22 +164,66 @@ export function computeLogAInt(q: number, sigma: number, alpha: number): number 
 
 const MAX_STEPS_LOG_A_FRAC = 1000;
 
+/** Term i of a series Σ_i sign_i (s0_i + s1_i) with s0_i, s1_i ≥ 0, given as log s0_i, log s1_i. */
+export interface SignedSeriesTerm {
+  logS0: number;
+  logS1: number;
+  sign: 1 | -1;
+}
+
+/**
+ * log Σ_i sign_i (s0_i + s1_i) for a series whose two parts Σ_i sign_i s0_i and Σ_i sign_i s1_i are
+ * positive in exact arithmetic. Stops, as dp_accounting's `_compute_log_a_frac` does, once both
+ * |term| sequences decrease and the larger term is below e^-30 of the running total; returns
+ * +Infinity after `maxSteps` terms without that. If rounding makes a partial sum of either part
+ * zero or negative, the result is instead the sum of |terms|, an upper bound on the true value.
+ */
+export function sumSignedLogSeries(term: (i: number) => SignedSeriesTerm, maxSteps: number): number {
+  // Signed partial sums (undefined once one is lost to rounding) and the |term| partial sums.
+  let signed0: number | undefined = -Infinity;
+  let signed1: number | undefined = -Infinity;
+  let abs0 = -Infinity;
+  let abs1 = -Infinity;
+  let lastS0 = -Infinity;
+  let lastS1 = -Infinity;
+  for (let i = 0; i < maxSteps; i++) {
+    const { logS0, logS1, sign } = term(i);
+    if (signed0 !== undefined && signed1 !== undefined) {
+      signed0 = logAddSigned(signed0, logS0, sign);
+      signed1 = logAddSigned(signed1, logS1, sign);
+    }
+    abs0 = logAdd(abs0, logS0);
+    abs1 = logAdd(abs1, logS1);
+    const total = signed0 !== undefined && signed1 !== undefined ? logAdd(signed0, signed1) : logAdd(abs0, abs1);
+    // Where the signs alternate and the magnitudes decrease, the omitted tail is smaller than the last term.
+    if (logS0 < lastS0 && logS1 < lastS1 && Math.max(logS0, logS1) < total - 30) return total;
+    lastS0 = logS0;
+    lastS1 = logS1;
+  }
+  return Infinity;
+}
+
 /**
  * log(A_α) for fractional α > 1 and 0 < q < 1 (Mironov, Talwar & Zhang 2019, §3.3).
- * Returns +Infinity if the series fails to converge (the order is then ignored by min-over-orders).
+ *
+ * A_α = E_{z∼N(0,σ²)}[((1-q) + q e^{(2z-1)/(2σ²)})^α] is split at z0, where the two summands are
+ * equal, and each part is expanded with the generalised binomial series (1 + x)^α = Σ_i C(α,i) x^i
+ * (|x| ≤ 1): A_α = Σ_i C(α,i) (s0_i + s1_i) with s0_i, s1_i > 0 below. For non-integer α,
+ * C(α,i) < 0 when i - ⌈α⌉ is odd and positive, so those terms are subtracted. Summing |C(α,i)|
+ * instead, as dp_accounting's current `_compute_log_a_frac` does, gives an upper bound on A_α;
+ * the signed sum is A_α itself, which an independent quadrature of the definition confirms
+ * (test/privacy/vectors/rdp_frac_mpmath.py). Should rounding ever make a partial sum
+ * non-positive, the |C(α,i)| sum is returned (see sumSignedLogSeries). Returns +Infinity if the
+ * series fails to converge (the order is then ignored by min-over-orders, as in dp_accounting).
  */
 export function computeLogAFrac(q: number, sigma: number, alpha: number): number {
-  let logA0 = -Infinity;
-  let logA1 = -Infinity;
   const sigma2 = sigma * sigma;
   // Split point z0 = σ² log(1/q - 1) + 1/2 (Mironov, Talwar & Zhang 2019, §3.3).
   const z0 = sigma2 * Math.log(1 / q - 1) + 0.5;
   const logQ = Math.log(q);
   const log1mq = Math.log1p(-q);
   const sqrt2Sigma = Math.SQRT2 * sigma;
-  let lastS0 = -Infinity;
-  let lastS1 = -Infinity;
-  for (let i = 0; i < MAX_STEPS_LOG_A_FRAC; i++) {
+  return sumSignedLogSeries((i) => {
     const logCoef = logComb(alpha, i);
     const j = alpha - i;
     // Binomial weights |C(α,i)| q^i (1-q)^{α-i} and mirrored (Mironov, Talwar & Zhang 2019, §3.3).
@@ -167,18 +232,14 @@ export function computeLogAFrac(q: number, sigma: number, alpha: number): number
     // Gaussian tail masses ½ erfc((i - z0)/(√2σ)) and ½ erfc((z0 - j)/(√2σ)) (Mironov, Talwar & Zhang 2019, §3.3).
     const logE0 = Math.log(0.5) + logErfc((i - z0) / sqrt2Sigma);
     const logE1 = Math.log(0.5) + logErfc((z0 - j) / sqrt2Sigma);
-    // Terms s0 = t0 e^{(i²-i)/(2σ²)} e0 and s1 = t1 e^{(j²-j)/(2σ²)} e1 (Mironov, Talwar & Zhang 2019, §3.3).
-    const logS0 = logT0 + (i * i - i) / (2 * sigma2) + logE0;
-    const logS1 = logT1 + (j * j - j) / (2 * sigma2) + logE1;
-    logA0 = logAdd(logA0, logS0);
-    logA1 = logAdd(logA1, logS1);
-    const total = logAdd(logA0, logA1);
-    // Stop once both term sequences decrease and are below e^-30 of the running total (as dp_accounting does).
-    if (logS0 < lastS0 && logS1 < lastS1 && Math.max(logS0, logS1) < total - 30) return total;
-    lastS0 = logS0;
-    lastS1 = logS1;
-  }
-  return Infinity;
+    return {
+      // s0 = t0 e^{(i²-i)/(2σ²)} e0 and s1 = t1 e^{(j²-j)/(2σ²)} e1 (Mironov, Talwar & Zhang 2019, §3.3).
+      logS0: logT0 + (i * i - i) / (2 * sigma2) + logE0,
+      logS1: logT1 + (j * j - j) / (2 * sigma2) + logE1,
+      // A zero coefficient (integer α < i) has logCoef = -∞ and adds nothing whichever sign it gets.
+      sign: combSign(alpha, i) < 0 ? -1 : 1,
+    };
+  }, MAX_STEPS_LOG_A_FRAC);
 }
 
 /** log(A_α), dispatching on whether α is an integer. */

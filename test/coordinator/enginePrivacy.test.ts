@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PrivacyController, createStrategy, type PrivacySettings, type Store } from '../../coordinator/index.ts';
 import { SeededRandomSource, epsilonFor } from '../../privacy/index.ts';
-import { fill, makeHarness, makeUpdate, SIZE, type Harness } from './engineHarness.ts';
+import { fill, makeHarness, makeUpdate, seededUniform, SIZE, type Harness } from './engineHarness.ts';
 
 const DELTA = 1e-5;
 
@@ -232,6 +232,8 @@ describe('central DP in the round engine', () => {
   it('at client level with Poisson client sampling the round is covered and divides by q × population', async () => {
     h = await makeHarness({
       config: { totalRounds: 1, clientsPerRound: 3, sampleRate: 0.999999, minClients: 3, quorum: 1, deadlineMs: 2000 },
+      // Poisson selection draws from the CSPRNG by default; seeded, every run selects the same clients.
+      uniform: seededUniform(3),
       strategy: { weighting: 'uniform' },
       privacy: (store) =>
         new PrivacyController({

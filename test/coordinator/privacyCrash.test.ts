@@ -23,9 +23,9 @@ interface Line {
   state?: string;
 }
 
-/** Runs the child; `killAfter(lines)` returning true SIGKILLs it. Resolves with its lines. */
-function run(dir: string, target: number, total: number, killAfter: (lines: Line[]) => boolean): Promise<{ lines: Line[]; signal: string | null }> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/run-ts.mjs'), RUNNER, dir, String(target), String(total)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs the child with its noise seeded by `noiseSeed`; `killAfter(lines)` returning true SIGKILLs it. Resolves with its lines. */
+function run(dir: string, target: number, total: number, noiseSeed: number, killAfter: (lines: Line[]) => boolean): Promise<{ lines: Line[]; signal: string | null }> {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/run-ts.mjs'), RUNNER, dir, String(target), String(total), String(noiseSeed)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: Line[] = [];
   let pending = '';
   let stderr = '';
@@ -58,12 +58,12 @@ describe('privacy ledger under kill -9', () => {
     // four rounds fit, a fifth does not
     const target = (epsilonFor(q, z, 4, delta) + epsilonFor(q, z, 5, delta)) / 2;
     const dir = join(base, 'data');
-    const first = await run(dir, target, 10, (ls) => ls.filter((l) => l.what === 'committed').length >= 2);
+    const first = await run(dir, target, 10, 1, (ls) => ls.filter((l) => l.what === 'committed').length >= 2);
     expect(first.signal).toBe('SIGKILL');
     const committed = first.lines.filter((l) => l.what === 'committed');
     expect(committed.length).toBeGreaterThanOrEqual(2);
 
-    const second = await run(dir, target, 10, () => false);
+    const second = await run(dir, target, 10, 2, () => false);
     const ready = second.lines[0];
     expect(ready.what).toBe('ready');
     // every round the first child saw committed is charged (a round committed after the last line it printed may be too)

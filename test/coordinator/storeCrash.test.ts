@@ -12,7 +12,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Store, modelFileName, optimizerFileName } from '../../coordinator/store/index.ts';
+import { Rng } from '../../recommender/random.ts';
 import { decodeSafetensors } from '../../recommender/safetensors.ts';
+import { testSeed } from '../testSeed.ts';
 import { fixtureInit, recordFor } from './fixtures/storeFixture.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -149,11 +151,16 @@ async function verify(dir: string, run: Run, label: string): Promise<{ round: nu
   }
 }
 
+// The kill delays' jitter comes from this seed (in the test's title): FEDREC_TEST_SEED=<seed>
+// replays a failed run's delays (where the kill lands within them still depends on scheduling).
+const SEED = testSeed();
+
 describe('kill -9', () => {
-  it('recovers every committed round, exactly, after SIGKILL at random moments', async () => {
+  it(`recovers every committed round, exactly, after SIGKILL at random moments (jitter seed ${SEED})`, async () => {
     const dir = join(base, 'data');
     // Milliseconds after the writer opened the store; jittered so each run hits other moments.
-    const delays = [0, 45, 130, 260, 420].map((d) => Math.round(d + Math.random() * 40));
+    const rng = new Rng(SEED);
+    const delays = [0, 45, 130, 260, 420].map((d) => Math.round(d + rng.next() * 40));
     let round = 0;
     const summary: string[] = [];
     for (const [i, delay] of delays.entries()) {
@@ -175,6 +182,6 @@ describe('kill -9', () => {
       summary.push(`${label}: rounds ${run.readyRound + 1}..${round} (writer saw ${run.maxCommitted}), repaired: ${first.repaired.join(', ') || 'nothing'}`);
     }
     expect(round, 'the writer made progress').toBeGreaterThan(0);
-    console.log(summary.join('\n'));
+    console.log(`jitter seed ${SEED}\n${summary.join('\n')}`);
   }, 60_000);
 });

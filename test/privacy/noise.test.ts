@@ -37,7 +37,12 @@ function draw(n: number, sigma2: Sigma2, rng: RandomSource): number[] {
   return out;
 }
 
-/** Mean, variance (5 standard errors via the 4th moment) and pmf of small values against the reference. */
+/**
+ * Mean, variance (5 standard errors via the 4th moment) and pmf of small values against the reference.
+ * Seven 5-standard-error bounds: by the CLT a correct sampler fails each with probability ≈ 5.7e-7,
+ * so a call fails with probability < 4e-6 (a fixed outcome for a seeded source). Messages carry the
+ * observed values, since a CSPRNG run cannot be replayed.
+ */
 function checkDiscreteGaussian(samples: number[], sigma2: number): void {
   const n = samples.length;
   const ref = reference(sigma2);
@@ -51,15 +56,15 @@ function checkDiscreteGaussian(samples: number[], sigma2: number): void {
     counts.set(x, (counts.get(x) ?? 0) + 1);
   }
   const mean = sum / n;
-  expect(Math.abs(mean)).toBeLessThan((5 * Math.sqrt(ref.variance)) / Math.sqrt(n));
+  expect(Math.abs(mean), `mean ${mean} of ${n} draws`).toBeLessThan((5 * Math.sqrt(ref.variance)) / Math.sqrt(n));
   // Mean is known (0), so E[X²] estimates the variance; SE = sqrt((E[X⁴] − Var²)/n).
   const m2 = sq / n;
   const se = Math.sqrt((ref.fourth - ref.variance ** 2) / n);
-  expect(Math.abs(m2 - ref.variance)).toBeLessThan(5 * se);
+  expect(Math.abs(m2 - ref.variance), `E[X²] ${m2} of ${n} draws, want ${ref.variance}`).toBeLessThan(5 * se);
   for (const x of [0, 1, -1, 2, -2]) {
     const p = ref.pmf(x);
     const pHat = (counts.get(x) ?? 0) / n;
-    expect(Math.abs(pHat - p)).toBeLessThan(5 * Math.sqrt((p * (1 - p)) / n) + 1e-12);
+    expect(Math.abs(pHat - p), `P(${x}) ${pHat} of ${n} draws, want ${p}`).toBeLessThan(5 * Math.sqrt((p * (1 - p)) / n) + 1e-12);
   }
 }
 
@@ -86,6 +91,7 @@ describe('discrete Gaussian sampler (CKS20 Algorithm 3)', () => {
   });
 
   it('σ² = 1 with the default CSPRNG source (n = 20,000)', () => {
+    // About the default source, so not seedable: false-failure probability < 4e-6 (checkDiscreteGaussian).
     const s = new DiscreteGaussianSampler(1);
     const xs = Array.from({ length: 20_000 }, () => Number(s.sample()));
     checkDiscreteGaussian(xs, 1);
@@ -243,6 +249,8 @@ describe('discrete Laplace sampler (CKS20 Algorithm 2)', () => {
 });
 
 describe('random sources', () => {
+  // The CryptoRandomSource tests are about the CSPRNG, so they cannot be seeded: each states the
+  // probability that a correct source fails it, and its message carries what was observed.
   it('CryptoRandomSource.uniformBelow(7) is uniform (chi-square, df = 6)', () => {
     const rng = new CryptoRandomSource();
     const k = 7;
@@ -255,7 +263,7 @@ describe('random sources', () => {
     }
     const e = n / k;
     const chi2 = counts.reduce((s, c) => s + (c - e) ** 2 / e, 0);
-    expect(chi2).toBeLessThan(35); // P[χ²₆ > 35] ≈ 4e-6
+    expect(chi2, `χ² ${chi2}, counts ${counts.join(' ')}`).toBeLessThan(35); // P[χ²₆ > 35] ≈ 4.3e-6
   });
 
   it('multi-word uniformBelow (n > 2³²) stays in range and is uniform over 8 buckets', () => {
@@ -270,7 +278,7 @@ describe('random sources', () => {
     }
     const e = n / 8;
     const chi2 = counts.reduce((s, c) => s + (c - e) ** 2 / e, 0);
-    expect(chi2).toBeLessThan(40); // P[χ²₇ > 40] ≈ 1e-6
+    expect(chi2, `χ² ${chi2}, counts ${counts.join(' ')}`).toBeLessThan(40); // P[χ²₇ > 40] ≈ 1.3e-6
   });
 
   it('bit() is fair for both sources; seeded source is deterministic', () => {
@@ -278,7 +286,8 @@ describe('random sources', () => {
       const n = 64_000;
       let ones = 0;
       for (let i = 0; i < n; i++) if (rng.bit()) ones++;
-      expect(Math.abs(ones - n / 2)).toBeLessThan(5 * Math.sqrt(n / 4));
+      // 5 standard deviations: the CSPRNG fails it with probability ≈ 5.7e-7.
+      expect(Math.abs(ones - n / 2), `${rng.constructor.name}: ${ones} ones in ${n} bits`).toBeLessThan(5 * Math.sqrt(n / 4));
     }
     const a = new SeededRandomSource(123n);
     const b = new SeededRandomSource(123n);
