@@ -12,3 +12,4 @@ export { trainCentralized, evaluateModel, TRAIN_DEFAULTS, type CentralizedConfig
 export * from './models/index.ts';
 export { initBackend, BACKEND_CHOICES, isBackendChoice, type BackendChoice, type BackendInfo } from './backend/index.ts';
 export { tf } from './tf.ts';
+export { DataError } from './errors.ts';

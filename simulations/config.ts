@@ -3,6 +3,7 @@
 // with the results (config.json) so a run can be repeated exactly.
 import { z } from 'zod';
 import { describeIssues } from '../coordinator/config.ts';
+import { SimulationConfigError } from './errors.ts';
 import { parsePartition } from './partition.ts';
 
 const positiveInt = z.int().min(1, 'must be a positive integer');
@@ -69,9 +70,7 @@ export const simulationConfigSchema = z
 
 export type SimulationConfig = z.infer<typeof simulationConfigSchema>;
 
-export class SimulationConfigError extends Error {
-  override name = 'SimulationConfigError';
-}
+export { SimulationConfigError } from './errors.ts';
 
 /** Validates a simulation config; throws listing each bad key and why. */
 export function parseSimulationConfig(raw: unknown, source = 'simulation config'): SimulationConfig {

@@ -16,6 +16,7 @@
 // (for `i => catalog.meta(i).category` this is the catalog's category order);
 // '(none)' comes last.
 import { Rng, type UserSequence } from '../recommender/index.ts';
+import { SimulationConfigError } from './errors.ts';
 
 export type PartitionSpec =
   | { kind: 'per-user' }
@@ -39,7 +40,7 @@ const COUNT_PATTERN = /^\d+$/;
 const NUMBER_PATTERN = /^(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
 
 function partitionError(text: string, problem: string): Error {
-  return new Error(`bad partition "${text}": ${problem}; ${ACCEPTED_FORMS}`);
+  return new SimulationConfigError(`bad partition "${text}": ${problem}; ${ACCEPTED_FORMS}`);
 }
 
 function parseClientCount(text: string, part: string): number {
@@ -98,12 +99,12 @@ export function formatPartition(spec: PartitionSpec): string {
 /** Rejects hand-built specs that parsePartition would not produce. */
 function checkSpec(spec: PartitionSpec): void {
   if (spec.kind === 'per-user') return;
-  if (spec.kind !== 'iid' && spec.kind !== 'merchants') throw new Error(`unknown partition kind "${(spec as { kind: unknown }).kind}"; ${ACCEPTED_FORMS}`);
+  if (spec.kind !== 'iid' && spec.kind !== 'merchants') throw new SimulationConfigError(`unknown partition kind "${(spec as { kind: unknown }).kind}"; ${ACCEPTED_FORMS}`);
   if (!Number.isSafeInteger(spec.clients) || spec.clients < 1) {
-    throw new Error(`partition ${spec.kind}: client count must be an integer >= 1, got ${spec.clients}`);
+    throw new SimulationConfigError(`partition ${spec.kind}: client count must be an integer >= 1, got ${spec.clients}`);
   }
   if (spec.kind === 'merchants' && !(spec.alpha > 0 && Number.isFinite(spec.alpha))) {
-    throw new Error(`partition merchants: alpha must be a number > 0, got ${spec.alpha}`);
+    throw new SimulationConfigError(`partition merchants: alpha must be a number > 0, got ${spec.alpha}`);
   }
 }
 

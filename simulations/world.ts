@@ -4,7 +4,7 @@
 import { leaveOneOut, type Dataset, type Split } from '../recommender/index.ts';
 import { loadDataset } from '../recommender/node/index.ts';
 import type { SimulationConfig } from './config.ts';
-import { SimulationConfigError } from './config.ts';
+import { SimulationConfigError } from './errors.ts';
 import { categorySkew, parsePartition, partitionUsers, type Partition, type PartitionSpec } from './partition.ts';
 
 export interface World {

@@ -1,7 +1,7 @@
 // A merchant's local data from a data spec, mapped onto the federation's
 // catalog (events on other items are skipped and counted) and split
 // leave-one-out: training part, validation items (federated evaluation), test items.
-import { leaveOneOut } from '../../recommender/index.ts';
+import { DataError, leaveOneOut } from '../../recommender/index.ts';
 import { loadDataset } from '../../recommender/node/index.ts';
 import type { LocalData } from '../core.ts';
 
@@ -15,7 +15,7 @@ export async function loadLocalData(spec: string, itemIds: readonly string[], op
   const { dataset, bad } = await loadDataset(spec, { vocabulary });
   const sequences = opts.merchant === undefined ? dataset.sequences : dataset.sequences.filter((s) => s.merchant === opts.merchant);
   if (sequences.length === 0) {
-    throw new Error(`data spec ${spec}${opts.merchant ? ` has no users of merchant ${opts.merchant}` : ' has no users'} with events on the federation's items`);
+    throw new DataError(`data spec ${spec}${opts.merchant ? ` has no users of merchant ${opts.merchant}` : ' has no users'} with events on the federation's items`);
   }
   const split = leaveOneOut(sequences);
   return {

@@ -23,6 +23,7 @@ import {
 } from '../../protocol/index.ts';
 import type { PrivacyStatus, ReleasePlanner, RoundRelease } from '../release/index.ts';
 import { ReleaseError } from '../release/index.ts';
+import { ConfigError } from '../errors.ts';
 import type { Store } from '../store/index.ts';
 import type { RoundRecord, Strategy, Refusal } from '../types.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -163,7 +164,7 @@ export class RoundEngine extends EventEmitter {
     this.global = deps.store.latest().weights;
     const weighting = (deps.strategy as { weighting?: string }).weighting;
     if (deps.releases.mode === 'central' && weighting !== 'uniform') {
-      throw new Error(`central differential privacy needs a strategy with weighting 'uniform' (updates are sums of clipped contributions), got '${weighting}'`);
+      throw new ConfigError(`central differential privacy needs a strategy with weighting 'uniform' (updates are sums of clipped contributions), got '${weighting}'`);
     }
   }
 

@@ -17,6 +17,7 @@ import {
   type RandomSource,
 } from '../../privacy/index.ts';
 import { ConfigError } from '../errors.ts';
+import { StoreError } from '../store/index.ts';
 import type { RoundRecord } from '../types.ts';
 import { CentralRelease } from './central.ts';
 import type { LedgerEntry, PlanResult, PrivacyStatus, ReleasePlanner } from './types.ts';
@@ -61,7 +62,9 @@ export interface PrivacyControllerOptions {
 
 function num(rec: Partial<LedgerEntry>, key: keyof LedgerEntry, round: number): number {
   const v = rec[key];
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`round ${round}'s privacy ledger entry has no valid ${key} (${JSON.stringify(v)}): the store is damaged`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) {
+    throw new StoreError('corrupt-log', `round ${round}'s privacy ledger entry has no valid ${key} (${JSON.stringify(v)}): the store is damaged; restore it from a backup`);
+  }
   return v;
 }
 

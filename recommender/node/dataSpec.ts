@@ -10,6 +10,7 @@ import { openMovieLens } from './movielens.ts';
 import type { OpenedData } from './openedData.ts';
 import { openSequencesFile } from './sequencesFile.ts';
 import { openTaobao } from './taobao.ts';
+import { DataError } from '../errors.ts';
 
 export const DATA_KINDS = ['events', 'movielens', 'taobao', 'sequences', 'synthetic'] as const;
 export type DataKind = (typeof DATA_KINDS)[number];
@@ -27,7 +28,7 @@ const FORMS = 'events:FILE (CSV with header user,item,type,ts[,merchant], or .js
 const EXAMPLE = 'e.g. movielens:data/ml-1m or synthetic:users=500,items=200';
 
 function specError(spec: string, problem: string): Error {
-  return new Error(`bad data spec "${spec}": ${problem}; valid kinds: ${FORMS}; ${EXAMPLE}`);
+  return new DataError(`bad data spec "${spec}": ${problem}; valid kinds: ${FORMS}; ${EXAMPLE}`);
 }
 
 function isKind(s: string): s is DataKind {

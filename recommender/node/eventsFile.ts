@@ -5,6 +5,7 @@ import { parseEventType, parseId, parseTimestamp, splitCsvLine } from './fields.
 import type { Parsed } from './fields.ts';
 import { assertFile, readLines } from './lines.ts';
 import type { OpenedData } from './openedData.ts';
+import { DataError } from '../errors.ts';
 
 const REQUIRED = ['user', 'item', 'type', 'ts'] as const;
 const COLUMNS = [...REQUIRED, 'merchant'] as const;
@@ -58,7 +59,7 @@ function headerColumns(header: string[], path: string): Map<Column, number> {
   }
   const missing = REQUIRED.filter((c) => !cols.has(c));
   if (missing.length > 0) {
-    throw new Error(
+    throw new DataError(
       `events file ${path}: the header row must name the columns user,item,type,ts (merchant optional, any order); ` +
         `missing ${missing.join(',')} in header "${header.join(',')}"`,
     );
@@ -73,7 +74,7 @@ async function* readCsvEvents(path: string, bad: BadRowLog): AsyncGenerator<Beha
     if (text.trim() === '') continue;
     const fields = splitCsvLine(text);
     if (!cols) {
-      if (!fields) throw new Error(`events file ${path}: unterminated quote in the header row`);
+      if (!fields) throw new DataError(`events file ${path}: unterminated quote in the header row`);
       cols = headerColumns(fields, path);
       width = fields.length;
       continue;

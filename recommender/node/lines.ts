@@ -1,6 +1,7 @@
 // Streaming line reader over a file (never reads the whole file into a string).
 import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { DataError } from '../errors.ts';
 
 export interface Line {
   /** 1-based physical line number. */
@@ -11,15 +12,15 @@ export interface Line {
 /** Throws `${what} not found: PATH` unless `path` is an existing file. */
 export function assertFile(path: string, what: string): void {
   const st = statSync(path, { throwIfNoEntry: false });
-  if (!st) throw new Error(`${what} not found: ${path}`);
-  if (!st.isFile()) throw new Error(`${what} is not a file: ${path}`);
+  if (!st) throw new DataError(`${what} not found: ${path}`);
+  if (!st.isFile()) throw new DataError(`${what} is not a file: ${path}`);
 }
 
 /** Throws `${what} not found: PATH` unless `path` is an existing directory. */
 export function assertDir(path: string, what: string): void {
   const st = statSync(path, { throwIfNoEntry: false });
-  if (!st) throw new Error(`${what} not found: ${path}`);
-  if (!st.isDirectory()) throw new Error(`${what} is not a directory: ${path}`);
+  if (!st) throw new DataError(`${what} not found: ${path}`);
+  if (!st.isDirectory()) throw new DataError(`${what} is not a directory: ${path}`);
 }
 
 export function fileExists(path: string): boolean {

@@ -6,6 +6,7 @@ import { BadRowLog } from './badRows.ts';
 import { parseId, parseTimestamp } from './fields.ts';
 import { assertDir, fileExists, readLines } from './lines.ts';
 import type { OpenedData } from './openedData.ts';
+import { DataError } from '../errors.ts';
 
 /** Genre flag order of the 100K u.item file (as listed in u.genre). */
 export const ML100K_GENRES = [
@@ -68,7 +69,7 @@ function detectLayout(dir: string): Layout {
   for (const layout of [ML100K, ML1M]) {
     if (fileExists(join(dir, layout.ratings))) return layout;
   }
-  throw new Error(
+  throw new DataError(
     `movielens directory ${dir} has neither ${ML100K.ratings} (MovieLens 100K) nor ${ML1M.ratings} (MovieLens 1M)`,
   );
 }

@@ -32,6 +32,7 @@ import { join } from 'node:path';
 import { createModel, Rng, type Dataset, type EvalCase, type Model, type Split } from '../../recommender/index.ts';
 import { rankOfTarget } from '../../recommender/metrics.ts';
 import type { SimulationConfig } from '../config.ts';
+import { SimulationConfigError } from '../errors.ts';
 import { parsePartition, partitionUsers } from '../partition.ts';
 import { lineChart, toCsv } from '../report/index.ts';
 import type { SimulationHooks } from '../runner.ts';
@@ -197,7 +198,7 @@ async function setUp(opts: PromotionOptions): Promise<Setup> {
   const rng = new Rng(base.seed);
   const counts = popularity(split, numItems);
   const target = opts.target === undefined ? unpopularItem(counts, rng.fork('target')) : dataset.catalog.indexOf(opts.target);
-  if (target < 0) throw new Error(`--target ${opts.target} is not an item of ${base.data}`);
+  if (target < 0) throw new SimulationConfigError(`--target ${opts.target} is not an item of ${base.data}`);
   const partition = partitionUsers(dataset.sequences, parsePartition(base.partition), (i) => dataset.catalog.meta(i).category, base.seed);
   // the runner's version 0: the same model, config and seed
   const initial = createModel(base.model, { ...base.modelConfig, numItems }, base.seed);

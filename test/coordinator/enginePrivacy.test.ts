@@ -8,7 +8,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PrivacyController, createStrategy, type PrivacySettings, type Store } from '../../coordinator/index.ts';
+import { ConfigError, PrivacyController, createStrategy, type PrivacySettings, type Store } from '../../coordinator/index.ts';
 import { SeededRandomSource, epsilonFor } from '../../privacy/index.ts';
 import { fill, makeHarness, makeUpdate, seededUniform, SIZE, type Harness } from './engineHarness.ts';
 
@@ -405,6 +405,7 @@ describe('central DP in the round engine', () => {
     await expect(
       makeHarness({ config: { totalRounds: 1 }, privacy: controller(settings(), 1) }),
     ).rejects.toThrow(/needs a strategy with weighting 'uniform'/);
+    await expect(makeHarness({ config: { totalRounds: 1 }, privacy: controller(settings(), 1) })).rejects.toBeInstanceOf(ConfigError);
   });
 });
 

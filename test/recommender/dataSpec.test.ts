@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadDataset, parseDataSpec } from '../../recommender/node/index.ts';
+import { DataError } from '../../recommender/index.ts';
 
 describe('parseDataSpec', () => {
   it('parses file kinds and synthetic params', () => {
@@ -16,6 +17,7 @@ describe('parseDataSpec', () => {
     expect(() => parseDataSpec('csv:data.csv')).toThrow(/unknown kind "csv".*valid kinds: events:FILE.*movielens:DIR.*taobao:FILE.*sequences:FILE.*synthetic.*e\.g\. movielens:/);
     expect(() => parseDataSpec('data.csv')).toThrow(/unknown kind "data.csv"/);
     expect(() => parseDataSpec('')).toThrow(/missing kind/);
+    expect(() => parseDataSpec('csv:data.csv')).toThrow(DataError);
   });
 
   it('rejects a file kind without a path and malformed synthetic params', () => {

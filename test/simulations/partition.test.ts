@@ -9,6 +9,7 @@ import {
   type Partition,
   type PartitionSpec,
 } from '../../simulations/partition.ts';
+import { SimulationConfigError } from '../../simulations/config.ts';
 
 /** A user sequence with the given catalog indices (types and times are irrelevant here). */
 function seq(user: string, items: number[]): UserSequence {
@@ -81,6 +82,7 @@ describe('parsePartition / formatPartition', () => {
   ])('rejects %j naming the problem', (text, problem) => {
     expect(() => parsePartition(text)).toThrow(problem);
     expect(() => parsePartition(text)).toThrow(`bad partition "${text}"`);
+    expect(() => parsePartition(text)).toThrow(SimulationConfigError);
     expect(() => parsePartition(text)).toThrow(/accepted forms: per-user, iid:K, merchants:K, merchants:K:alpha=A/);
   });
 
