@@ -14,6 +14,7 @@ type DemoFlags = Omit<DemoOptions, 'dp' | 'keep' | 'print' | 'log'> & {
   dpLr: number;
   dpOptimizer: 'sgd' | 'adam';
   dpDelta: number;
+  dpDeadline: number;
   keep?: boolean;
   verbose?: boolean;
 };
@@ -34,12 +35,16 @@ export function demoCommand(): Command {
     .option('--dp-lr <x>', "with --dp: learning rate of each shopper's local step", positiveNumber('--dp-lr'), 1)
     .option('--dp-optimizer <name>', "with --dp: each shopper's local optimizer: sgd | adam", oneOf('--dp-optimizer', ['sgd', 'adam'] as const), 'sgd')
     .option('--dp-delta <delta>', 'with --dp: delta', positiveNumber('--dp-delta'), 1e-5)
+    .option('--dp-deadline <seconds>', 'with --dp: round deadline in seconds; under DP every round closes at it, so it must fit the largest sample (~17 ms per shopper here)', positiveNumber('--dp-deadline'), 10)
     .option('--keep', 'keep the demo directory (config, identities, checkpoints, round log)')
     .option('--verbose', 'show the coordinator and clients logs')
     .action(async (f: DemoFlags) => {
       if (f.dpQ > 1) throw new UsageError(`--dp-q must be at most 1, got ${f.dpQ}`);
       if (f.dpDelta >= 1) throw new UsageError(`--dp-delta must be below 1, got ${f.dpDelta}`);
-      const dp = f.dp === undefined ? undefined : { targetEpsilon: f.dp, sampleRate: f.dpQ, clipNorm: f.dpClip, delta: f.dpDelta, lr: f.dpLr, optimizer: f.dpOptimizer };
+      const dp =
+        f.dp === undefined
+          ? undefined
+          : { targetEpsilon: f.dp, sampleRate: f.dpQ, clipNorm: f.dpClip, delta: f.dpDelta, lr: f.dpLr, optimizer: f.dpOptimizer, deadlineSeconds: f.dpDeadline };
       await runDemo({ ...f, dp, keep: !!f.keep, print: (l) => console.log(l), log: f.verbose ? log : () => {} });
     });
 }

@@ -18,7 +18,8 @@ export interface DemoOptions {
   seed: number;
   keep: boolean;
   /** Central user-level DP with this target ε (undefined: no DP). */
-  dp?: { targetEpsilon: number; sampleRate: number; clipNorm: number; delta: number; lr: number; optimizer: 'sgd' | 'adam' };
+  /** deadlineSeconds: under DP every round closes at its deadline, so it sets the pace (size it for the largest sample). */
+  dp?: { targetEpsilon: number; sampleRate: number; clipNorm: number; delta: number; lr: number; optimizer: 'sgd' | 'adam'; deadlineSeconds: number };
   print: (line: string) => void;
   log: (line: string) => void;
 }
@@ -68,7 +69,7 @@ export async function runDemo(o: DemoOptions): Promise<{ rows: CaseRow[]; second
     port: 0,
     model: { name: o.model, seed: o.seed },
     catalog: { fromData: spec },
-    rounds: { total: o.rounds, clientsPerRound: o.merchants, minClients: o.merchants, quorum: Math.max(1, o.merchants - 1), deadlineSeconds: 120 },
+    rounds: { total: o.rounds, clientsPerRound: o.merchants, minClients: o.merchants, quorum: Math.max(1, o.merchants - 1), deadlineSeconds: o.dp?.deadlineSeconds ?? 120 },
     // under DP each shopper trains alone with SGD (DP-FedAvg); Adam's first step would spend the clip on noise
     train: o.dp ? { epochs: 1, lr: o.dp.lr, batchSize: o.batchSize, optimizer: o.dp.optimizer } : { epochs: 1, lr: o.lr, batchSize: o.batchSize },
     strategy: { name: 'fedavg' },
