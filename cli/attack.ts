@@ -3,11 +3,8 @@
 // with an adversary attached, and writes the attack's figures next to each
 // mode's simulation outputs.
 import { Command, InvalidArgumentError } from 'commander';
-import type { BackendChoice } from '../recommender/backend/index.ts';
-import type { SimulationConfig } from '../simulations/config.ts';
-import type { DpSettings } from '../simulations/attacks/index.ts';
-import { INFERENCE_MODES, runInteractionInference, type InferenceMode } from '../simulations/attacks/interactionInference.ts';
-import { PROMOTION_MODES, runItemPromotion, type PromotionMode } from '../simulations/attacks/itemPromotion.ts';
+import type { BackendChoice } from '../recommender/index.ts';
+import { type SimulationConfig, type DpSettings, INFERENCE_MODES, runInteractionInference, type InferenceMode, PROMOTION_MODES, runItemPromotion, type PromotionMode } from '../simulations/index.ts';
 import { log, startBackend } from './context.ts';
 import { fmt, printJsonLine, table } from './format.ts';
 import { positiveInt, positiveNumber } from './options.ts';

@@ -1,12 +1,7 @@
 // fedrec baselines: popularity vs MF vs SASRec trained centrally on one split.
 // The README's comparison table comes from this command.
 import { Command } from 'commander';
-import { BACKEND_CHOICES, type BackendChoice } from '../recommender/backend/index.ts';
-import { TRAIN_DEFAULTS, evaluateModel, trainCentralized } from '../recommender/centralized.ts';
-import { evaluateRanking } from '../recommender/metrics.ts';
-import { MODEL_NAMES, type ModelName } from '../recommender/models/index.ts';
-import { PopularityModel } from '../recommender/popularity.ts';
-import { leaveOneOut } from '../recommender/split.ts';
+import { BACKEND_CHOICES, type BackendChoice, TRAIN_DEFAULTS, evaluateModel, trainCentralized, evaluateRanking, MODEL_NAMES, type ModelName, PopularityModel, leaveOneOut } from '../recommender/index.ts';
 import { loadData, log, startBackend } from './context.ts';
 import { fmt, printJsonLine, table } from './format.ts';
 import { nonNegativeInt, oneOf, positiveInt } from './options.ts';

@@ -1,8 +1,7 @@
 // What every data-using command does first: start the tfjs backend and load
 // the data spec, reporting both on stderr (stdout is kept for results).
-import { initBackend, type BackendChoice, type BackendInfo } from '../recommender/backend/index.ts';
+import { initBackend, type BackendChoice, type BackendInfo, type ItemMeta } from '../recommender/index.ts';
 import { loadDataset, type LoadedData } from '../recommender/node/index.ts';
-import type { ItemMeta } from '../recommender/types.ts';
 
 export const log = (line: string): void => {
   process.stderr.write(`${line}\n`);

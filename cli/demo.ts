@@ -1,6 +1,6 @@
 // fedrec demo: the federated demo on the built-in synthetic shops (no files, no network beyond 127.0.0.1).
 import { Command } from 'commander';
-import { DEMO_DEFAULTS, runDemo, type DemoOptions } from '../simulations/demo/run.ts';
+import { DEMO_DEFAULTS, runDemo, type DemoOptions } from '../simulations/index.ts';
 import { MODEL_NAMES, type ModelName } from '../recommender/index.ts';
 import { log } from './context.ts';
 import { UsageError } from './errors.ts';

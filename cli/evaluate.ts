@@ -1,10 +1,7 @@
 // fedrec evaluate: the test metrics of a saved checkpoint on a data spec.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { BACKEND_CHOICES, type BackendChoice } from '../recommender/backend/index.ts';
-import { evaluateModel } from '../recommender/centralized.ts';
-import { loadModel } from '../recommender/models/index.ts';
-import { leaveOneOut } from '../recommender/split.ts';
+import { BACKEND_CHOICES, type BackendChoice, evaluateModel, loadModel, leaveOneOut } from '../recommender/index.ts';
 import { loadData, log, startBackend } from './context.ts';
 import { printJsonLine, table } from './format.ts';
 import { UsageError } from './errors.ts';

@@ -1,10 +1,8 @@
 // fedrec simulate: virtual clients on the production round code (simulations/).
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import type { BackendChoice } from '../recommender/backend/index.ts';
-import { parseSimulationConfig, type SimulationConfig } from '../simulations/config.ts';
-import { OUTPUT_FILES, writeConfig, writeOutputs } from '../simulations/outputs.ts';
-import { runSimulation, type RoundRow } from '../simulations/runner.ts';
+import type { BackendChoice } from '../recommender/index.ts';
+import { parseSimulationConfig, type SimulationConfig, OUTPUT_FILES, writeConfig, writeOutputs, runSimulation, type RoundRow } from '../simulations/index.ts';
 import { log, startBackend } from './context.ts';
 import { UsageError } from './errors.ts';
 import { fmt, printJsonLine } from './format.ts';

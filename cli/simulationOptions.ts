@@ -4,8 +4,7 @@
 // output directory both write into.
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import type { Command } from 'commander';
-import { BACKEND_CHOICES } from '../recommender/backend/index.ts';
-import { MODEL_NAMES } from '../recommender/models/index.ts';
+import { BACKEND_CHOICES, MODEL_NAMES } from '../recommender/index.ts';
 import { UsageError } from './errors.ts';
 import { nonNegativeInt, oneOf, positiveInt, positiveNumber } from './options.ts';
 import { addModelOptions } from './train.ts';

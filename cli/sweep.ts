@@ -1,8 +1,8 @@
 // fedrec sweep: a grid of simulations into sub-directories, one table and the
 // privacy–utility frontier (simulations/sweep.ts describes the sweep file).
 import { Command } from 'commander';
-import { BACKEND_CHOICES, type BackendChoice } from '../recommender/backend/index.ts';
-import { prepareSweepDir, resolveSweep, runSweep, SWEEP_FILES, type Sweep, type SweepHooks } from '../simulations/sweep.ts';
+import { BACKEND_CHOICES, type BackendChoice } from '../recommender/index.ts';
+import { prepareSweepDir, resolveSweep, runSweep, SWEEP_FILES, type Sweep, type SweepHooks } from '../simulations/index.ts';
 import { log, startBackend } from './context.ts';
 import { readConfigFile } from './simulate.ts';
 import { UsageError } from './errors.ts';

@@ -1,10 +1,7 @@
 // fedrec train: centralized training of one model, the baseline federated runs are compared with.
 import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { BACKEND_CHOICES, type BackendChoice } from '../recommender/backend/index.ts';
-import { TRAIN_DEFAULTS, evaluateModel, trainCentralized } from '../recommender/centralized.ts';
-import { MODEL_NAMES, encodeCheckpoint, type ModelName } from '../recommender/models/index.ts';
-import { leaveOneOut } from '../recommender/split.ts';
+import { BACKEND_CHOICES, type BackendChoice, TRAIN_DEFAULTS, evaluateModel, trainCentralized, MODEL_NAMES, encodeCheckpoint, type ModelName, leaveOneOut } from '../recommender/index.ts';
 import { loadData, log, startBackend } from './context.ts';
 import { fmt, printJsonLine, table } from './format.ts';
 import { fraction, nonNegativeInt, oneOf, positiveInt, positiveNumber } from './options.ts';

@@ -5,9 +5,9 @@ export { buildDataset, datasetFromSequences, type Dataset, type DatasetStats, ty
 export { leaveOneOut } from './split.ts';
 export { generateSynthetic, parseSyntheticParams, SYNTHETIC_PARAM_SPECS, type SyntheticParams } from './synthetic.ts';
 export { Rng, hashString } from './random.ts';
-export { evaluateRanking, evaluateSampled, accumulateRanking, RankingAccumulator, DEFAULT_KS } from './metrics.ts';
+export { evaluateRanking, evaluateSampled, accumulateRanking, rankOfTarget, RankingAccumulator, DEFAULT_KS } from './metrics.ts';
 export { PopularityModel } from './popularity.ts';
-export { encodeSafetensors, decodeSafetensors } from './safetensors.ts';
+export { encodeSafetensors, decodeSafetensors, type NamedTensor } from './safetensors.ts';
 export { trainCentralized, evaluateModel, TRAIN_DEFAULTS, type CentralizedConfig, type EpochLog } from './centralized.ts';
 export * from './models/index.ts';
 export { initBackend, BACKEND_CHOICES, isBackendChoice, type BackendChoice, type BackendInfo } from './backend/index.ts';

@@ -2,7 +2,7 @@
 // `--config FILE.json` gives the same keys, and the resolved object is saved
 // with the results (config.json) so a run can be repeated exactly.
 import { z } from 'zod';
-import { describeIssues } from '../coordinator/config.ts';
+import { describeIssues } from '../coordinator/index.ts';
 import { SimulationConfigError } from './errors.ts';
 import { parsePartition } from './partition.ts';
 

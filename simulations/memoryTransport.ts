@@ -2,7 +2,7 @@
 // of sockets. Tasks the engine sends in one go (a round's selection) arrive
 // as one batch on the next macrotask, so the runner can train the batch's
 // virtual clients and hand their updates back in a fixed order.
-import type { EngineTransport } from '../coordinator/engine/index.ts';
+import type { EngineTransport } from '../coordinator/index.ts';
 import type { Task } from '../protocol/index.ts';
 
 export interface TaskFor {

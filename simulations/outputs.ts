@@ -3,7 +3,7 @@
 // model.safetensors (the final checkpoint) and SVG plots (metrics and ε vs round).
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { modelFileName } from '../coordinator/store/index.ts';
+import { modelFileName } from '../coordinator/index.ts';
 import type { SimulationConfig } from './config.ts';
 import { lineChart, toCsv } from './report/index.ts';
 import type { RoundRow, SimulationResult } from './runner.ts';

@@ -5,8 +5,7 @@
 //   step and params in the metadata;
 // - the spec summary in store.json that pins a lineage to one model and catalog.
 import { createHash } from 'node:crypto';
-import { CHECKPOINT_FORMAT, encodeWeights, type ModelSpec } from '../../recommender/models/index.ts';
-import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../../recommender/safetensors.ts';
+import { CHECKPOINT_FORMAT, encodeWeights, type ModelSpec, decodeSafetensors, encodeSafetensors, type NamedTensor } from '../../recommender/index.ts';
 import type { StrategyState } from '../types.ts';
 
 export const OPTIMIZER_FORMAT = 'fedrec-optimizer-1';

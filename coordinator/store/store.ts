@@ -42,7 +42,7 @@
 // weights and optimizer state.
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import type { ModelSpec } from '../../recommender/models/index.ts';
+import type { ModelSpec } from '../../recommender/index.ts';
 import type { RoundRecord, StrategyState } from '../types.ts';
 import {
   checkSpecSummary,

@@ -29,8 +29,7 @@
 // seed, so the same selection and training), round by round.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createModel, Rng, type Dataset, type EvalCase, type Model, type Split } from '../../recommender/index.ts';
-import { rankOfTarget } from '../../recommender/metrics.ts';
+import { createModel, Rng, type Dataset, type EvalCase, type Model, type Split, rankOfTarget } from '../../recommender/index.ts';
 import type { SimulationConfig } from '../config.ts';
 import { SimulationConfigError } from '../errors.ts';
 import { parsePartition, partitionUsers } from '../partition.ts';
