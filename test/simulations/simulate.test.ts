@@ -88,11 +88,26 @@ describe('runSimulation', () => {
     const b = await runSimulation(cfg, dirFor());
     expect(Array.from(b.finalWeights)).toEqual(Array.from(a.finalWeights));
     expect(a.summary.noise_source).toBe('seeded');
+    expect(a.summary.sampling_source).toBe('seeded');
     expect(a.summary.covered).toBe(true);
     for (const [i, row] of a.rows.entries()) expect(row.epsilon!).toBeCloseTo(epsilonFor(0.1, 1.1, i + 1, 1e-5), 10);
     expect(a.summary.epsilon!).toBeCloseTo(epsilonFor(0.1, 1.1, 3, 1e-5), 10);
     // each update is one client = one user, weight 1, and the noise moved the model
     for (const rec of a.records) for (const p of rec.participants) expect(p.weight).toBe(1);
+  }, 60_000);
+
+  it('under DP who is sampled comes from the CSPRNG unless seededNoise: the public seed does not tell who took part', async () => {
+    const cfg = tiny({ dp: 'central', q: 0.3, noise: 1.1, clip: 0.5 });
+    const a = await runSimulation(cfg, dirFor());
+    const b = await runSimulation(cfg, dirFor());
+    expect(a.summary.sampling_source).toBe('csprng');
+    expect(a.summary.noise_source).toBe('csprng');
+    // same seed, same config: the selected clients differ (3 rounds of Poisson(0.3) over the users; equal by chance with negligible probability)
+    const who = (r: typeof a) => r.records.map((rec) => rec.selected.join(',')).join('|');
+    expect(who(a)).not.toBe(who(b));
+    // without DP the run is seeded throughout
+    const plain = await runSimulation(tiny({}), dirFor());
+    expect(plain.summary.sampling_source).toBe('seeded');
   }, 60_000);
 
   it('central DP inside merchants: every merchant each round, users sampled at q, ε at unit user', async () => {
