@@ -34,7 +34,7 @@
 //   one-user bound for the users it skipped, so the README asks for a deadline
 //   sized to the worst case and the client reports truncation loudly.
 import { ProtocolError, type Task } from '../protocol/index.ts';
-import { ContributionSum, clipInPlace } from '../privacy/index.ts';
+import { ContributionSum, MAX_CONTRIBUTIONS_PER_SUM, clipInPlace } from '../privacy/index.ts';
 import { hashString, type Model, type UserSequence } from '../recommender/index.ts';
 
 export interface Contribution {
@@ -162,7 +162,8 @@ async function perUser(model: Model, global: Float32Array, train: UserSequence[]
   let seconds = 0;
   let maxNorm = 0;
   for (const seq of sampled) {
-    if (now() >= stopAt) break;
+    // out of time, or (beyond 2²⁶ users in one round) out of exact float64 range: the rest are skipped, as under a deadline
+    if (now() >= stopAt || sum.count >= MAX_CONTRIBUTIONS_PER_SUM) break;
     const { delta, fit } = await trainDelta(model, global, [seq], task, userSeed(deps.clientId, seq.user, task.round));
     if (zeroIfNonFinite(delta)) nonFinite++;
     const norm = clipInPlace(delta, clip);
