@@ -22,6 +22,8 @@ interface ClientFlags {
   dpUnit?: 'user' | 'client';
   maxSampleRate?: number;
   maxClip?: number;
+  maxEpsilon?: number;
+  evaluation: boolean;
 }
 
 function publicKeyFlag(v: string): Uint8Array {
@@ -38,7 +40,33 @@ function policyOf(f: ClientFlags): PrivacyPolicy {
     ...(f.dpUnit ? { unit: f.dpUnit } : {}),
     ...(f.maxSampleRate !== undefined ? { maxSampleRate: f.maxSampleRate } : {}),
     ...(f.maxClip !== undefined ? { maxClipNorm: f.maxClip } : {}),
+    ...(f.maxEpsilon !== undefined ? { maxEpsilon: f.maxEpsilon } : {}),
+    ...(f.evaluation === false ? { noEvaluation: true } : {}),
   };
+}
+
+/**
+ * A client that requires DP must know whom it trusts: the coordinator's key
+ * pinned (a key learned at connect could be anyone's), and TLS unless the
+ * coordinator is on this machine.
+ */
+function checkDpConnection(f: ClientFlags, server: URL): void {
+  if (!f.requireDp) return;
+  if (!f.coordinatorKey) throw new UsageError('--require-dp needs --coordinator-key: the coordinator adds the noise, so pin the key it printed at start ("coordinator key ...")');
+  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(server.hostname);
+  if (server.protocol !== 'https:' && !loopback) {
+    throw new UsageError(`--require-dp needs an https:// --server (got ${server.protocol}//${server.host}): run the coordinator behind TLS, or on this machine`);
+  }
+}
+
+function serverUrl(raw: string): URL {
+  try {
+    const u = new URL(raw);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
+    return u;
+  } catch {
+    throw new UsageError(`--server must be an http:// or https:// URL, got "${raw}"`);
+  }
 }
 
 function readIdentity(path: string): { clientId: string; publicKey: Uint8Array; secretKey: Uint8Array } {
@@ -68,7 +96,11 @@ export function clientCommand(): Command {
     .option('--dp-unit <unit>', "refuse DP tasks protecting another unit: 'user' (each shopper) or 'client'", oneOf('--dp-unit', ['user', 'client'] as const))
     .option('--max-sample-rate <q>', 'refuse DP tasks that sample users at a higher rate', positiveNumber('--max-sample-rate'))
     .option('--max-clip <C>', 'refuse DP tasks with a larger clip norm', positiveNumber('--max-clip'))
+    .option('--max-epsilon <E>', 'refuse DP tasks whose privacy budget epsilon is larger', positiveNumber('--max-epsilon'))
+    .option('--no-evaluation', 'never send federated evaluation sums (they are not covered by epsilon)')
     .action(async (f: ClientFlags) => {
+      const server = serverUrl(f.server);
+      checkDpConnection(f, server);
       const id = readIdentity(f.identity);
       const b = await initBackend(f.backend);
       const tag = `[${id.clientId}]`;

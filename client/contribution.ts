@@ -28,11 +28,19 @@
 //   float32 (projection onto a convex set moves neighbours no further apart),
 //   so the coordinator never has a reason to refuse it on its weight or norm:
 //   it applies the same projection (privacy/central/sensitivity.ts has the bound).
-// - Under a deadline, sampled users are trained in a random order and the
-//   update holds those done when the time budget ends (a partial sum, or zero
-//   with weight 0): something is always sent. A truncated update breaks the
-//   one-user bound for the users it skipped, so the README asks for a deadline
-//   sized to the worst case and the client reports truncation loudly.
+// - Whether a sampled user is trained must not depend on the other users'
+//   data. Each user trains on at most their last `maxInteractionsPerUser`
+//   interactions, so the work per user is bounded; before training, the
+//   client times one synthetic user of that size (a probe, data-independent)
+//   and trains at most as many sampled users as fit before its cutoff, picked
+//   at random. So who is trained depends only on how many were sampled: when
+//   more are sampled than fit, adding one user can displace one other (2·C,
+//   not covered; the client warns when fewer than W fit, and the README asks
+//   for a deadline that fits W). A wall-clock guard still stops training at
+//   the cutoff if the machine is slower than the probe said; the update is
+//   then partial, which depends on timing, not on the users' data.
+// - The update is sent at the cutoff, not when training ends (ClientCore,
+//   holdUntilCutoff), so when it arrives says nothing about the sample.
 import { ProtocolError, type Task } from '../protocol/index.ts';
 import { ContributionSum, MAX_CONTRIBUTIONS_PER_SUM, clipInPlace } from '../privacy/index.ts';
 import { hashString, type Model, type UserSequence } from '../recommender/index.ts';
@@ -54,8 +62,10 @@ export interface Contribution {
   maxNorm: number;
   /** Units whose delta was not finite and was replaced by zero. */
   nonFinite: number;
-  /** Sampled users left untrained because the time budget ran out. */
+  /** Sampled users left untrained: more were sampled than fit before the cutoff, or the clock ran out. */
   skipped: number;
+  /** How many users fit before the cutoff at the probe's pace (Infinity when no probe was needed). */
+  fits: number;
   /** Whether the W·C projection shortened the sum. */
   projected: boolean;
 }
@@ -64,9 +74,16 @@ export interface ContributionDeps {
   clientId: string;
   /** Uniform [0, 1) for sampling users: a CSPRNG unless a simulation seeds it. */
   random: () => number;
-  /** Now, in ms on the coordinator's clock (the task's deadline is on it); default Date.now. */
+  /** Now, in ms (default Date.now). */
   now?: () => number;
+  /** When training must stop, on the `now` clock (default trainingStopsAt(task.deadline, now())). */
+  cutoff?: number;
 }
+
+/** Budgets longer than this (simulations run with a day) fit any sample: no probe is timed. */
+export const PROBE_SKIP_MS = 3_600_000;
+/** The probe's time is stretched by this much when counting how many users fit. */
+export const PROBE_SAFETY = 1.25;
 
 /** The seed of one user's local training in one round: from stable ids only, never from a position in a list. */
 export function userSeed(clientId: string, user: string, round: number): number {
@@ -129,6 +146,7 @@ async function wholeClient(model: Model, global: Float32Array, train: UserSequen
     maxNorm: norm,
     nonFinite,
     skipped: 0,
+    fits: Infinity,
     projected: false,
   };
 }
@@ -143,15 +161,48 @@ function sampleUsers(train: UserSequence[], q: number, random: () => number): Us
   return sampled;
 }
 
+/** At most the last `cap` interactions of a user (views, no copies). */
+function lastInteractions(seq: UserSequence, cap: number | undefined): UserSequence {
+  const n = seq.items.length;
+  if (cap === undefined || n <= cap) return seq;
+  return { ...seq, items: seq.items.subarray(n - cap), types: seq.types.subarray(n - cap), ts: seq.ts.subarray(n - cap) };
+}
+
+/** A synthetic user of `length` interactions (no one's data): what the probe trains. */
+function probeUser(length: number, numItems: number, round: number): UserSequence {
+  const items = Int32Array.from({ length }, (_, i) => (i * 7919 + round) % numItems);
+  return { user: '\u0000fedrec-probe', items, types: new Uint8Array(length), ts: Float64Array.from(items, (_, i) => i) };
+}
+
+/**
+ * How many users fit before `stopAt` at the pace of one synthetic user of the
+ * largest size (data-independent); Infinity when the budget is a day-long
+ * simulation's or users are not bounded.
+ */
+async function usersThatFit(model: Model, global: Float32Array, task: Task, now: () => number, stopAt: number): Promise<number> {
+  const cap = task.privacy.maxInteractionsPerUser;
+  const budget = stopAt - now();
+  if (cap === undefined || budget > PROBE_SKIP_MS) return Infinity;
+  if (budget <= 0) return 0;
+  const t0 = now();
+  await trainDelta(model, global, [probeUser(cap, model.spec.config.numItems, task.round)], task, task.round >>> 0);
+  const spent = now() - t0;
+  return Math.max(0, Math.floor((stopAt - now()) / (PROBE_SAFETY * Math.max(spent, 1))));
+}
+
 /** The sum of per-user clipped deltas over a Poisson sample of the local users, projected onto the W·C ball. */
 async function perUser(model: Model, global: Float32Array, train: UserSequence[], task: Task, deps: ContributionDeps): Promise<Contribution> {
-  const { sampleRate: q, clipNorm: clip, maxContributions: maxUsers } = task.privacy;
+  const { sampleRate: q, clipNorm: clip, maxContributions: maxUsers, maxInteractionsPerUser: cap } = task.privacy;
   if (q === undefined || clip === null || maxUsers === undefined) {
     throw new ProtocolError('schema', `task of round ${task.round}: user-level DP needs privacy.sampleRate, privacy.clipNorm and privacy.maxContributions`);
   }
   const now = deps.now ?? Date.now;
-  const stopAt = trainingStopsAt(task.deadline, now());
+  const stopAt = deps.cutoff ?? trainingStopsAt(task.deadline, now());
   const sampled = sampleUsers(train, q, deps.random);
+  // decided before any user trains, from the sample's size and a data-independent probe only
+  const fits = await usersThatFit(model, global, task, now, stopAt);
+  // beyond 2²⁶ users a round's exact sum would leave float64's integer range: the rest are skipped too
+  const chosen = sampled.slice(0, Math.min(sampled.length, fits, MAX_CONTRIBUTIONS_PER_SUM));
   const sum = new ContributionSum(global.length, clip);
   let units = 0;
   let clipped = 0;
@@ -161,10 +212,10 @@ async function perUser(model: Model, global: Float32Array, train: UserSequence[]
   let lossCount = 0;
   let seconds = 0;
   let maxNorm = 0;
-  for (const seq of sampled) {
-    // out of time, or (beyond 2²⁶ users in one round) out of exact float64 range: the rest are skipped, as under a deadline
-    if (now() >= stopAt || sum.count >= MAX_CONTRIBUTIONS_PER_SUM) break;
-    const { delta, fit } = await trainDelta(model, global, [seq], task, userSeed(deps.clientId, seq.user, task.round));
+  for (const seq of chosen) {
+    // the machine slower than the probe said: stop at the cutoff (the update is partial)
+    if (now() >= stopAt) break;
+    const { delta, fit } = await trainDelta(model, global, [lastInteractions(seq, cap)], task, userSeed(deps.clientId, seq.user, task.round));
     if (zeroIfNonFinite(delta)) nonFinite++;
     const norm = clipInPlace(delta, clip);
     sum.add(delta);
@@ -192,6 +243,7 @@ async function perUser(model: Model, global: Float32Array, train: UserSequence[]
     maxNorm,
     nonFinite,
     skipped: sampled.length - units,
+    fits,
     projected,
   };
 }

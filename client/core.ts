@@ -19,8 +19,8 @@ import {
   type SignatureVerifier,
   type Task,
 } from '../protocol/index.ts';
-import { contribute } from './contribution.ts';
-import { PolicyError, policyViolation, type PrivacyPolicy } from './policy.ts';
+import { contribute, trainingStopsAt } from './contribution.ts';
+import { PolicyError, policyViolation, unsafeTask, type PrivacyPolicy } from './policy.ts';
 import { accumulateRanking, loadModel, readCheckpoint, type EvalCase, type Model, type UserSequence } from '../recommender/index.ts';
 
 /** A client's own data, already mapped onto the federation's catalog. */
@@ -69,8 +69,14 @@ export interface ClientCoreDeps {
   sha512?: (bytes: Uint8Array) => Uint8Array;
   /** The least protection this client trains under (default: any task). */
   policy?: PrivacyPolicy;
-  /** Now in ms on the coordinator's clock (the task's deadline), default Date.now. */
+  /** Now in ms (default Date.now). Deadlines are timed from a task's receipt (its durationMs), not read off this clock. */
   now?: () => number;
+  /**
+   * Under DP, hold each update until the training cutoff before sending it,
+   * so its arrival time says nothing about how many users were trained (the
+   * socket client does; simulations, which have no timing channel, do not).
+   */
+  holdUntilCutoff?: boolean;
   /** Uniform [0,1) for int8 stochastic rounding and user sampling; a CSPRNG unless a simulation seeds it. */
   random?: () => number;
   /**
@@ -98,6 +104,12 @@ export interface TaskReport {
   skipped: number;
   /** Whether the sum was projected onto the W·C ball (more users sampled than the task's maxContributions allows at full norm). */
   projected: boolean;
+  /** How many users fit before the cutoff at the probe's pace (Infinity when no probe was needed). */
+  fits: number;
+  /** The task's W (user-level DP), for the operator's warnings. */
+  maxContributions?: number;
+  /** Seconds from the task's receipt to the training cutoff. */
+  budgetSeconds: number;
   evaluated?: Record<string, number>;
 }
 
@@ -109,12 +121,16 @@ export class ClientCore {
   private readonly random: () => number;
   private readonly log: (line: string) => void;
   private readonly hash: (bytes: Uint8Array) => Uint8Array;
+  private readonly now: () => number;
+  /** Task ids already run, and the last round run, per lineage: a replayed task is refused. */
+  private readonly ran = new Map<string, { round: number; taskIds: Set<string> }>();
   busy = false;
 
   constructor(private readonly deps: ClientCoreDeps) {
     this.random = deps.random ?? cryptoRandom();
     this.log = deps.log ?? (() => {});
     this.hash = deps.sha512 ?? naclSha512;
+    this.now = deps.now ?? Date.now;
   }
 
   get localData(): LocalData | null {
@@ -171,19 +187,41 @@ export class ClientCore {
     if (!verifyTask(task, key, this.deps.verifier ?? naclVerifier)) {
       throw new ProtocolError('bad-signature', `task of round ${task.round} does not carry a valid signature of the coordinator's key: ignored`);
     }
+    const unsafe = unsafeTask(task);
+    if (unsafe) throw new PolicyError(`round ${task.round}: task refused: ${unsafe}`);
     const why = policyViolation(task, this.deps.policy ?? {});
     if (why) throw new PolicyError(`round ${task.round}: task refused by this client's privacy policy: ${why}`);
+    // a signed task delivered again (by a relay, or a coordinator) would let whoever sees the updates difference several samples of one round
+    const seen = this.ran.get(task.lineage);
+    if (seen && (seen.taskIds.has(task.taskId) || task.round < seen.round)) {
+      throw new ProtocolError('replay', `task ${task.taskId} of round ${task.round} was already run, or is older than round ${seen.round}: ignored`);
+    }
   }
 
-  /** Runs one task to completion and sends the update. */
-  async handleTask(task: Task): Promise<TaskReport> {
+  private remember(task: Task): void {
+    const seen = this.ran.get(task.lineage) ?? { round: 0, taskIds: new Set<string>() };
+    seen.round = Math.max(seen.round, task.round);
+    seen.taskIds.add(task.taskId);
+    this.ran.set(task.lineage, seen);
+  }
+
+  /**
+   * Runs one task to completion and sends the update. `receivedAt` (on the
+   * `now` clock) is when the task arrived: the round's duration is counted
+   * from it, so the client's clock need not agree with the coordinator's.
+   */
+  async handleTask(task: Task, receivedAt = this.now()): Promise<TaskReport> {
     this.busy = true;
     try {
       this.checkTask(task);
+      this.remember(task);
+      const deadline = task.durationMs !== undefined ? receivedAt + task.durationMs : task.deadline;
+      const cutoff = trainingStopsAt(deadline, receivedAt);
       const model = await this.sync(task);
       const data = this.data!;
-      const evaluated = task.evaluate && data.valid.length > 0 ? await this.evaluate(task, model) : undefined;
-      const c = await contribute(model, data.train, task, { clientId: this.deps.clientId, random: this.random, now: this.deps.now });
+      const evaluate = task.evaluate && !this.deps.policy?.noEvaluation && data.valid.length > 0;
+      const evaluated = evaluate ? await this.evaluate(task, model) : undefined;
+      const c = await contribute(model, data.train, task, { clientId: this.deps.clientId, random: this.random, now: this.now, cutoff });
       // The model now holds local weights; the next task re-syncs from the coordinator.
       this.version = -1;
       const { lineage, taskId, round, modelVersion, codec } = task;
@@ -204,6 +242,10 @@ export class ClientCore {
         this.deps.identity.secretKey,
         this.hash,
       );
+      if (task.privacy.mode === 'central' && this.deps.holdUntilCutoff) {
+        const wait = cutoff - this.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      }
       this.deps.send('update', update);
       return {
         round,
@@ -215,6 +257,9 @@ export class ClientCore {
         nonFinite: c.nonFinite,
         skipped: c.skipped,
         projected: c.projected,
+        fits: c.fits,
+        ...(task.privacy.maxContributions !== undefined ? { maxContributions: task.privacy.maxContributions } : {}),
+        budgetSeconds: (cutoff - receivedAt) / 1000,
         evaluated,
       };
     } finally {

@@ -14,6 +14,10 @@ export interface PrivacyPolicy {
   maxSampleRate?: number;
   /** Refuse tasks whose clip norm is larger (or that do not clip). */
   maxClipNorm?: number;
+  /** Refuse central tasks whose privacy budget ε is larger (or not stated). */
+  maxEpsilon?: number;
+  /** Never send federated evaluation sums (they are not covered by ε): the client skips evaluation. */
+  noEvaluation?: boolean;
 }
 
 /** Thrown for a task the client's policy refuses; the message says which rule and how to change it. */
@@ -32,6 +36,22 @@ export function policyViolation(task: Task, policy: PrivacyPolicy): string | nul
   }
   if (policy.maxSampleRate !== undefined && p.sampleRate !== undefined && p.sampleRate > policy.maxSampleRate) {
     return `the task's sampling rate ${p.sampleRate} is above this client's maximum ${policy.maxSampleRate} (--max-sample-rate)`;
+  }
+  if (policy.maxEpsilon !== undefined && !(p.targetEpsilon !== undefined && p.targetEpsilon <= policy.maxEpsilon)) {
+    return `the task's privacy budget ε = ${p.targetEpsilon ?? 'unstated'} is above this client's maximum ${policy.maxEpsilon} (--max-epsilon)`;
+  }
+  return null;
+}
+
+/**
+ * What no client trains under, whatever its policy: a user-level DP update is
+ * a sum over many users, and f16 or int8 rounding of that sum could move it by
+ * more than one user's clip (the noise assumes f32).
+ */
+export function unsafeTask(task: Task): string | null {
+  const p = task.privacy;
+  if (p.mode === 'central' && p.unit === 'user' && task.codec !== 'f32') {
+    return `the task asks for codec ${task.codec} under user-level DP; only f32 keeps a sum of users within the sensitivity the noise is calibrated to`;
   }
   return null;
 }

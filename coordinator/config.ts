@@ -46,6 +46,12 @@ const privacySchema = z
      * Default ⌈qP + 4√(qP)⌉ (P = population), see coordinator/settings.ts.
      */
     maxUsersPerClient: positiveInt.optional(),
+    /**
+     * unit 'user': each shopper trains on at most their last N interactions in
+     * a round, so the work per shopper is bounded and who fits before the
+     * deadline does not depend on the shoppers' data. Default 200.
+     */
+    maxInteractionsPerUser: positiveInt.optional(),
     /** L2 bound of one contribution: a fixed norm, or adaptive (Andrew et al. 2021). */
     clip: z.union([z.object({ norm: positive }).strict(), z.object({ adaptive: adaptiveClipSchema.prefault({}) }).strict()]).default({ norm: 0.1 }),
   })
@@ -177,6 +183,7 @@ export const coordinatorConfigSchema = z
     } else {
       if (p.sampleRate !== undefined) issue(['privacy', 'sampleRate'], "applies to unit 'user' only; with unit 'client' set rounds.sampleRate (Poisson sampling of clients)");
       if (p.maxUsersPerClient !== undefined) issue(['privacy', 'maxUsersPerClient'], "applies to unit 'user' only: at unit 'client' every update is one contribution");
+      if (p.maxInteractionsPerUser !== undefined) issue(['privacy', 'maxInteractionsPerUser'], "applies to unit 'user' only: at unit 'client' a client trains on all its data");
       if (p.population === undefined && cfg.clients.allow.length === 0) issue(['privacy', 'population'], "is required with unit 'client' when clients.allow is empty (it defaults to the number of registered clients)");
       const registered = Math.max(cfg.clients.allow.length, p.population ?? 0);
       if (cfg.rounds.sampleRate !== undefined && cfg.rounds.maxClients < registered) {

@@ -29,6 +29,7 @@ function privacySettings(cfg: CoordinatorConfig): PrivacySettings | null {
     sampleRate: p.sampleRate,
     population,
     maxContributions: p.unit === 'user' ? (p.maxUsersPerClient ?? defaultMaxUsersPerClient(p.sampleRate!, population)) : 1,
+    maxInteractionsPerUser: p.maxInteractionsPerUser,
     clip: p.clip,
   };
 }

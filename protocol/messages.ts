@@ -200,6 +200,8 @@ export const taskSchema = z.object({
   modelHash: base64Bytes(SHA512_BYTES),
   /** Submissions after this time (ms since epoch) are refused with 'deadline-passed'. */
   deadline: epochMs,
+  /** The round's length in ms from the task's issue to its deadline: clients time their work from receipt, whatever their clock says. */
+  durationMs: z.int().min(1, 'must be >= 1').optional(),
   train: z.object({
     epochs: z.int().min(1, 'must be >= 1').max(LIMITS.maxEpochs, `must be <= ${LIMITS.maxEpochs}`),
     lr: z.number().gt(0, 'must be > 0'),
@@ -227,6 +229,12 @@ export const taskSchema = z.object({
      * coordinator): never refused on its count, whatever the sample holds.
      */
     maxContributions: z.int().min(1, 'must be >= 1').optional(),
+    /** unit 'user': each user trains on at most their last N interactions, so the work per user (and so who fits before the deadline) does not depend on their data. */
+    maxInteractionsPerUser: z.int().min(1, 'must be >= 1').optional(),
+    /** central: the noise multiplier z the coordinator adds and charges, and the budget it enforces (so a client's policy can check them). */
+    noiseMultiplier: z.number().gt(0, 'must be > 0').optional(),
+    targetEpsilon: z.number().gt(0, 'must be > 0').optional(),
+    delta: z.number().gt(0, 'must be > 0').lt(1, 'must be < 1').optional(),
     /** Adaptive clipping: report clipCount = Σ(2·1[norm ≤ clipNorm] − 1) over the contributions. */
     reportClipCount: z.boolean().optional(),
     /** This client's share of the DP noise (distributed noise); defined by privacy/, absent = the coordinator adds all noise. */

@@ -135,12 +135,15 @@ export interface UpdateSigningFields extends TaskBinding {
   weight: number;
   /** Adaptive clipping's signed count; appended only when present. */
   clipCount?: number;
+  /** The update's reported metrics (loss, trainSeconds, users): signed so a relay cannot alter the operator's records. */
+  metrics?: Record<string, number | undefined>;
 }
 
 /**
  * Tag 'fedrec-update-v2', protocolVersion (u64), lineage, taskId (16 bytes),
  * round, modelVersion (u64 each), clientId, payloadHash (64 bytes),
- * numExamples (u64), weight (f64), and when present clipCount (f64, an integer).
+ * numExamples (u64), weight (f64), when present clipCount (f64, an integer),
+ * then the canonical JSON of the metrics (`{}` when none).
  */
 export function updateSigningBytes(f: UpdateSigningFields): Uint8Array {
   const w = bound(UPDATE_DOMAIN, f)
@@ -151,7 +154,7 @@ export function updateSigningBytes(f: UpdateSigningFields): Uint8Array {
     if (!Number.isSafeInteger(f.clipCount)) throw new ProtocolError('schema', `clipCount must be an integer, got ${f.clipCount}`);
     w.f64(f.clipCount, 'clipCount');
   }
-  return w.finish();
+  return w.str(canonicalJson(f.metrics ?? {}, 'metrics')).finish();
 }
 
 export interface EvalSigningFields extends TaskBinding {
@@ -218,9 +221,9 @@ export interface UnsignedUpdate {
 /** The update message for `u`: payload hash and signature added. `hash` defaults to tweetnacl's SHA-512. */
 export function signedUpdate(u: UnsignedUpdate, secretKey: Uint8Array, hash: (b: Uint8Array) => Uint8Array = sha512): MessageInputs['update'] {
   const payloadHash = toBase64(hash(u.payload));
-  const { lineage, metrics, ...rest } = u;
-  const signature = sign(updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, lineage, ...rest, payloadHash }), secretKey);
-  return { ...rest, payloadHash, signature: toBase64(signature), ...(metrics ? { metrics } : {}) };
+  const { lineage, metrics = {}, ...rest } = u;
+  const signature = sign(updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, lineage, ...rest, payloadHash, metrics }), secretKey);
+  return { ...rest, payloadHash, signature: toBase64(signature), metrics };
 }
 
 /** The signed evaluation report of metric sums over `count` cases. */

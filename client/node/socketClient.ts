@@ -37,23 +37,19 @@ export async function fetchModel(server: string, version: number): Promise<Uint8
 }
 
 /** What a merchant's operator must hear about a DP task's update: zeroed users, a truncated or projected sum, a deadline too short for the worst case. */
-export function taskWarnings(task: Task, r: TaskReport, startedAt: number): string[] {
+export function taskWarnings(task: Task, r: TaskReport): string[] {
   const out: string[] = [];
   if (r.nonFinite > 0) out.push(`${r.nonFinite} contribution(s) had non-finite values (training diverged) and were sent as zero`);
   if (r.skipped > 0) {
     out.push(
-      `${r.skipped} sampled users were not trained before the deadline: this update is partial, which weakens those users' guarantee; ` +
-        'raise rounds.deadlineSeconds (the coordinator) so the largest sample fits',
+      `${r.skipped} sampled users were not trained (${Number.isFinite(r.fits) ? `${r.fits} fit before the cutoff` : 'the cutoff came first'}): ` +
+        'with more users sampled than fit, one user can displace another, which the accountant does not cover; raise rounds.deadlineSeconds (the coordinator) so W users fit',
     );
   }
   if (r.projected) out.push(`the sum was shortened to ${task.privacy.maxContributions} × the clip (more users sampled than privacy.maxUsersPerClient allows at full norm)`);
-  const w = task.privacy.maxContributions;
-  if (task.privacy.mode === 'central' && w !== undefined && r.contributions > 0) {
-    const perUser = r.trainSeconds / r.contributions;
-    const budget = (task.deadline - startedAt) / 1000;
-    if (perUser * w > 0.9 * budget) {
-      out.push(`at ${perUser.toFixed(3)}s per user, a sample of ${w} users (the round's maximum) would need ~${Math.ceil(perUser * w)}s; the round gives ${Math.floor(budget)}s`);
-    }
+  const w = r.maxContributions;
+  if (task.privacy.mode === 'central' && w !== undefined && r.fits < w) {
+    out.push(`only ${r.fits} users of the largest size fit in this round's ${r.budgetSeconds.toFixed(0)}s (W = ${w}): raise rounds.deadlineSeconds so a sample of W fits`);
   }
   return out;
 }
@@ -90,6 +86,7 @@ export class SocketClient {
       verifier: new Ed25519Verifier(),
       sha512: sha512Native,
       policy: o.policy,
+      holdUntilCutoff: true,
       // Only while authenticated: socket.io would buffer it across a reconnect and
       // deliver it before hello, which the coordinator refuses (and disconnects).
       send: (kind, msg) => {
@@ -156,8 +153,9 @@ export class SocketClient {
         this.log(`ignoring a malformed task: ${(err as Error).message}`);
         return;
       }
-      // one task at a time, in arrival order
-      this.queue = this.queue.then(() => this.runTask(task));
+      // one task at a time, in arrival order; its time runs from now
+      const receivedAt = Date.now();
+      this.queue = this.queue.then(() => this.runTask(task, receivedAt));
     });
     s.on('updateAck', () => {
       this.status.accepted++;
@@ -180,16 +178,19 @@ export class SocketClient {
     });
   }
 
-  private async runTask(task: Task): Promise<void> {
-    if (Date.now() > task.deadline) return;
-    const started = Date.now();
+  private async runTask(task: Task, receivedAt: number): Promise<void> {
+    const deadline = task.durationMs !== undefined ? receivedAt + task.durationMs : task.deadline;
+    if (Date.now() > deadline) {
+      this.log(`round ${task.round}: task dropped: its deadline passed while the previous task ran`);
+      return;
+    }
     try {
       this.status.tasks++;
-      const r = await this.core.handleTask(task);
+      const r = await this.core.handleTask(task, receivedAt);
       this.o.onTaskDone?.(r);
       const what = task.privacy.mode === 'central' && task.privacy.unit === 'user' ? `${r.contributions} users trained, largest user update norm` : 'update norm';
       this.log(`round ${r.round}: trained in ${r.trainSeconds.toFixed(1)}s, loss ${r.loss.toFixed(4)}, ${what} ${r.norm.toFixed(3)}${r.clipped ? ` (clipped to ${task.privacy.clipNorm})` : ''}`);
-      for (const warning of taskWarnings(task, r, started)) this.log(`round ${r.round}: warning: ${warning}`);
+      for (const warning of taskWarnings(task, r)) this.log(`round ${r.round}: warning: ${warning}`);
     } catch (err) {
       this.log(`round ${task.round}: task failed: ${(err as Error).message}`);
     }

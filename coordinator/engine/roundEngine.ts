@@ -272,6 +272,7 @@ export class RoundEngine extends EventEmitter {
         taskId: r.taskId,
         modelHash: await this.modelHash(r.fromVersion),
         deadline: r.deadline,
+        durationMs: c.deadlineMs,
         train: { ...c.train, proxMu: c.proxMu },
         privacy: r.release.taskPrivacy,
         codec: c.codec,

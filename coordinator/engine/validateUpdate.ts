@@ -74,6 +74,7 @@ function checkSignature(u: Update, ctx: UpdateContext): void {
     numExamples: u.numExamples,
     weight: u.weight,
     ...(u.clipCount !== undefined ? { clipCount: u.clipCount } : {}),
+    metrics: u.metrics,
   });
   if (!ctx.verifier.verify(signed, fromBase64(u.signature), ctx.publicKey)) {
     fail('bad-signature', `the update's signature does not verify against ${ctx.clientId}'s registered key`);

@@ -29,6 +29,8 @@ export interface CentralContext {
   unit: 'user' | 'client';
   /** W: the most contributions one update may carry (1 at unit 'client'). */
   maxContributions: number;
+  /** unit 'user': each user's training uses at most their last N interactions. */
+  maxInteractionsPerUser: number;
   /** n: the most updates one round can fold. */
   maxUpdates: number;
   size: number;
@@ -48,7 +50,7 @@ export class CentralRelease implements RoundRelease {
   readonly askEveryone: boolean;
   readonly closeAtDeadline: boolean;
   readonly taskPrivacy: Task['privacy'];
-  /** Σ of the admitted updates' weights (realised contributions: the operator's record only). */
+  /** Σ of the admitted updates' weights, each at most W (realised contributions: the operator's record only). */
   private contributions = 0;
   /** Σ of their clip counts (adaptive clipping). */
   private clipCountSum = 0;
@@ -63,8 +65,11 @@ export class CentralRelease implements RoundRelease {
       mode: 'central',
       clipNorm: plan.clipNorm,
       unit: ctx.unit,
-      ...(ctx.unit === 'user' ? { sampleRate: plan.q, maxContributions: ctx.maxContributions } : {}),
+      ...(ctx.unit === 'user' ? { sampleRate: plan.q, maxContributions: ctx.maxContributions, maxInteractionsPerUser: ctx.maxInteractionsPerUser } : {}),
       ...(plan.countNoise !== null ? { reportClipCount: true } : {}),
+      noiseMultiplier: plan.noiseMultiplier,
+      targetEpsilon: ctx.targetEpsilon,
+      delta: ctx.delta,
     };
   }
 
@@ -86,8 +91,11 @@ export class CentralRelease implements RoundRelease {
   admit(u: Update, norm: number): Admitted {
     const r = this.radius;
     const bounded = norm > r;
-    this.contributions += u.weight;
-    this.clipCountSum += u.clipCount ?? 0;
+    const w = this.ctx.maxContributions;
+    // like the sum, one update's share of the count is bounded by W: clamping to [−W, W] is 1-Lipschitz, so one
+    // contribution still moves the count by at most 1, and no merchant can steer the adaptive clip alone
+    this.contributions += Math.min(u.weight, w);
+    this.clipCountSum += Math.max(-w, Math.min(w, u.clipCount ?? 0));
     return { weight: u.weight, scale: bounded ? r / norm : 1, bounded };
   }
 

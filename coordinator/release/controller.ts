@@ -22,6 +22,9 @@ import type { RoundRecord } from '../types.ts';
 import { CentralRelease } from './central.ts';
 import type { LedgerEntry, PlanResult, PrivacyStatus, ReleasePlanner } from './types.ts';
 
+/** Default cap on each user's interactions in one round's training under user-level DP. */
+export const DEFAULT_MAX_INTERACTIONS_PER_USER = 200;
+
 export interface PrivacySettings {
   mode: 'central';
   unit: 'user' | 'client';
@@ -34,6 +37,8 @@ export interface PrivacySettings {
   population: number;
   /** W: the most contributions one update may carry (its projection radius is W·C); 1 at unit 'client'. */
   maxContributions: number;
+  /** unit 'user': each user trains on at most their last N interactions (bounded, data-independent work per user). */
+  maxInteractionsPerUser?: number;
   clip: { norm: number } | { adaptive: Partial<AdaptiveClipConfig> & { initialNorm: number } };
 }
 
@@ -225,6 +230,7 @@ export class PrivacyController implements ReleasePlanner {
       release: new CentralRelease(plan, {
         unit: s.unit,
         maxContributions: s.maxContributions,
+        maxInteractionsPerUser: s.maxInteractionsPerUser ?? DEFAULT_MAX_INTERACTIONS_PER_USER,
         maxUpdates: this.o.maxUpdates,
         size: this.o.size,
         delta: s.delta,

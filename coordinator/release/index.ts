@@ -3,4 +3,4 @@ export type { Admitted, Aggregator, LedgerEntry, PlanResult, PrivacyStatus, Rele
 export { ReleaseError } from './types.ts';
 export { PlainPlanner, PlainRelease, NO_PRIVACY_STATUS, type PlainLimits } from './plain.ts';
 export { CentralRelease, type RoundPlan, type CentralContext } from './central.ts';
-export { PrivacyController, checkDelta, type PrivacySettings, type PrivacySelection, type PrivacyControllerOptions } from './controller.ts';
+export { PrivacyController, checkDelta, DEFAULT_MAX_INTERACTIONS_PER_USER, type PrivacySettings, type PrivacySelection, type PrivacyControllerOptions } from './controller.ts';

@@ -72,6 +72,11 @@ export function planGridNoise(clipNorm: number, noiseMultiplier: number, size: n
   }
   const root = Math.sqrt(size);
   const scale = Math.ceil(GRID_FACTOR * root);
+  // every update is projected onto W·C, so a coordinate of the sum is at most n·W·C: K·n·W grid steps, which must stay
+  // (with noise) exactly representable; checked here, at planning, so addGridNoise never has to refuse a real sum
+  if (scale * maxUpdates * maxWeight * (1 + slack) * 1.01 >= 2 ** 52) {
+    throw new RangeError(`${maxUpdates} updates of up to ${maxWeight} contributions on a grid of ${scale} steps per clip could leave float64's exact range: lower maxUsersPerClient or the clients per round`);
+  }
   const sensitivity = scale * (1 + slack) + root;
   const sigma = noiseMultiplier * sensitivity;
   // +1 absorbs any float rounding of the product: the variance is never below (z × sensitivity)².
@@ -88,8 +93,8 @@ export function addGridNoise(sum: Float64Array, plan: GridNoisePlan, rng: Random
   if (sum.length !== plan.size) throw new RangeError(`addGridNoise: the sum has ${sum.length} values, the plan is for ${plan.size}`);
   const k = plan.scale / plan.clipNorm; // 1/γ
   for (let i = 0; i < sum.length; i++) {
-    // integers up to 2⁵² keep grid point + noise exact in float64; the message never carries the value (it could reach a published record)
-    if (!(Math.abs(sum[i] * k) < 2 ** 52)) throw new RangeError(`addGridNoise: value ${i} of the sum is not finite or not within 2^52 grid steps; nothing was released`);
+    // integers up to 2⁵² keep grid point + noise exact in float64; the message names neither the value nor its index (it can reach a published record)
+    if (!(Math.abs(sum[i] * k) < 2 ** 52)) throw new RangeError('addGridNoise: a value of the sum is not finite or not within 2^52 grid steps; nothing was released');
   }
   const noise = plan.sigma2.num === 0n ? new Int32Array(sum.length) : discreteGaussianVector(sum.length, plan.sigma2, rng);
   for (let i = 0; i < sum.length; i++) {

@@ -401,28 +401,62 @@ describe('contribute: what keeps a merchant counted whatever its shoppers do (fa
     expect(under.delta[0]).toBeCloseTo(2 * (1 - 1e-6), 5);
   });
 
-  it('short of time: trains what fits before the deadline margin and sends the partial sum (or zero with weight 0)', async () => {
-    const vs: Record<string, number[]> = {};
+  it('decides how many users to train from a data-independent probe before training any: a heavy user cannot push others out', async () => {
+    // a fake clock that fitLocal advances by 10 ms per interaction: users' training time depends on their data
+    let t = 0;
+    const vs: Record<string, number[]> = { '\u0000fedrec-probe': [0, 0, 0, 0] };
     const users = [];
     for (let u = 0; u < 10; u++) {
       vs[`u${u}`] = [0.1, 0, 0, 0];
+      users.push(seq(`u${u}`, Array.from({ length: 5 }, (_, j) => j)));
+    }
+    class Timed extends FakeModel {
+      override async fitLocal(sequences: UserSequence[], opts: FitOptions): Promise<FitResult> {
+        t += 10 * sequences.reduce((n, s) => n + s.items.length, 0);
+        return super.fitLocal(sequences, opts);
+      }
+    }
+    const now = () => t;
+    // each user trains on at most 20 interactions: the probe (20 of them) takes 200 ms; × 1.25 = 250 ms per user
+    const task = makeTask({ mode: 'central', clipNorm: 1, unit: 'user', sampleRate: 1, maxInteractionsPerUser: 20 });
+    const base = await contribute(new Timed(vs, initial), users, task, { ...deps, now, cutoff: (t = 0) + 1200 });
+    // (1200 − 200)/250 = 4 users fit: 4 trained, 6 skipped
+    expect(base.fits).toBe(4);
+    expect(base.units).toBe(4);
+    expect(base.skipped).toBe(6);
+    // a heavy user (1,000 interactions, trained on its last 20) joins: still 4 fit; who is trained depends only on the count
+    vs.heavy = [0.1, 0, 0, 0];
+    const heavy = await contribute(new Timed(vs, initial), [seq('heavy', Array.from({ length: 1000 }, (_, j) => j % 7)), ...users], task, { ...deps, now, cutoff: (t = 0) + 1200 });
+    expect(heavy.fits).toBe(4);
+    expect(heavy.units).toBe(4);
+    // with no room at all: zero with weight 0, still a contribution to send
+    const late = await contribute(new Timed(vs, initial), users, task, { ...deps, now, cutoff: (t = 0) - 1 });
+    expect([late.fits, late.units, late.weight, late.skipped]).toEqual([0, 0, 0, 10]);
+    expect(Array.from(late.delta)).toEqual([0, 0, 0, 0]);
+  });
+
+  it('a user trains on at most maxInteractionsPerUser of their latest interactions', async () => {
+    const model = new FakeModel({ long: [0.1, 0, 0, 0] }, initial);
+    const task = makeTask({ mode: 'central', clipNorm: 1, unit: 'user', sampleRate: 1, maxInteractionsPerUser: 3 });
+    const c = await contribute(model, [seq('long', [1, 2, 3, 4, 5, 6, 7])], task, { ...deps, cutoff: Date.now() + 10 * 3_600_000 });
+    expect(c.numExamples).toBe(3);
+    expect(model.calls.map((k) => k.users)).toEqual([['long']]);
+  });
+
+  it('the wall clock still stops training at the cutoff when the machine is slower than the probe said', async () => {
+    let t = 0;
+    const vs: Record<string, number[]> = {};
+    const users = [];
+    for (let u = 0; u < 6; u++) {
+      vs[`u${u}`] = [0.1, 0, 0, 0];
       users.push(seq(`u${u}`, [u]));
     }
+    // no probe (no per-user bound in the task); every clock read advances 5 s
     const task = makeTask({ mode: 'central', clipNorm: 1, unit: 'user', sampleRate: 1 });
-    // deadline in 20 s: training stops at deadline − max(1 s, 10% of 20 s) = deadline − 2 s; each check advances 5 s
-    let t = task.deadline - 20_000;
-    const c = await contribute(new FakeModel(vs, initial), users, task, { ...deps, now: () => (t += 5000) - 5000 });
-    // checks at start (−20 s, stopAt = −2 s), then before users at −15, −10, −5 s: 3 trained, then 0 s ≥ −2 s stops
-    expect(c.units).toBe(3);
-    expect(c.skipped).toBe(7);
-    expect(c.weight).toBe(3);
-    expect(c.delta[0]).toBeCloseTo(0.3, 6);
-    // already past the margin: nothing trained, zero with weight 0, still a contribution to send
-    const late = await contribute(new FakeModel(vs, initial), users, task, { ...deps, now: () => task.deadline - 500 });
-    expect(late.units).toBe(0);
-    expect(late.skipped).toBe(10);
-    expect(late.weight).toBe(0);
-    expect(Array.from(late.delta)).toEqual([0, 0, 0, 0]);
+    const c = await contribute(new FakeModel(vs, initial), users, task, { ...deps, now: () => (t += 5000) - 5000, cutoff: 12_000 });
+    // reads at 0 (start), then before users at 5, 10 s: two trained; at 15 s ≥ 12 s it stops
+    expect([c.units, c.skipped, c.fits]).toEqual([2, 4, Infinity]);
+    expect(c.delta[0]).toBeCloseTo(0.2, 6);
   });
 
   it('trainingStopsAt leaves 10% of the time left, at least a second', () => {

@@ -52,17 +52,24 @@ function fields(over: Partial<SignedTaskFields> = {}): SignedTaskFields {
   };
 }
 
-function core(o: { policy?: ConstructorParameters<typeof ClientCore>[0]['policy']; bytes?: Uint8Array; key?: Uint8Array | null } = {}) {
+function core(o: { policy?: PrivacyPolicy; bytes?: Uint8Array; key?: Uint8Array | null; hold?: boolean; valid?: boolean } = {}) {
   const sent: Array<{ kind: string; msg: unknown }> = [];
   const send: ClientSend = (kind, msg) => void sent.push({ kind, msg });
   const c = new ClientCore({
     clientId: 'shop-1',
     identity: client,
-    loadData: async () => ({ train: [seq('u1', [1, 2, 3]), seq('u2', [4, 5])], valid: [], test: [], users: 2, unknownItemEvents: 0 }),
+    loadData: async () => ({
+      train: [seq('u1', [1, 2, 3]), seq('u2', [4, 5])],
+      valid: o.valid ? [{ user: 'u1', history: { items: Int32Array.of(1, 2), types: new Uint8Array(2) }, target: 3 }] : [],
+      test: [],
+      users: 2,
+      unknownItemEvents: 0,
+    }),
     fetchModel: async () => o.bytes ?? checkpoint,
     send,
     coordinatorKey: () => (o.key === undefined ? coordinator.publicKey : o.key),
     policy: o.policy,
+    holdUntilCutoff: o.hold,
   });
   return { c, sent };
 }
@@ -76,7 +83,7 @@ describe('ClientCore', () => {
     expect(sent.map((s) => s.kind)).toEqual(['update']);
     const u = parseMessage('update', sent[0].msg);
     expect(u.taskId).toBe(task.taskId);
-    const bytes = updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, lineage: 'L-core', taskId: u.taskId, round: 1, modelVersion: 0, clientId: 'shop-1', payloadHash: u.payloadHash, numExamples: u.numExamples, weight: u.weight });
+    const bytes = updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, lineage: 'L-core', taskId: u.taskId, round: 1, modelVersion: 0, clientId: 'shop-1', payloadHash: u.payloadHash, numExamples: u.numExamples, weight: u.weight, metrics: u.metrics });
     expect(naclVerifier.verify(bytes, fromBase64(u.signature), client.publicKey)).toBe(true);
     c.dispose();
   });
@@ -108,6 +115,8 @@ describe('ClientCore', () => {
       [{ unit: 'user' }, { privacy: { mode: 'central', clipNorm: 1, unit: 'client' } }, /protects each client, this client requires each user/],
       [{ maxSampleRate: 0.05 }, {}, /sampling rate 1 is above this client's maximum 0.05/],
       [{ maxClipNorm: 0.5 }, {}, /clip norm 1 is above this client's maximum 0.5/],
+      [{ maxEpsilon: 4 }, { privacy: { mode: 'central', clipNorm: 1, unit: 'user', sampleRate: 1, maxContributions: 10, targetEpsilon: 8 } }, /budget ε = 8 is above this client's maximum 4/],
+      [{ maxEpsilon: 4 }, {}, /budget ε = unstated is above/],
     ];
     for (const [policy, over, msg] of cases) {
       const { c, sent } = core({ policy });
@@ -120,5 +129,46 @@ describe('ClientCore', () => {
     const { c, sent } = core({ policy: { minMode: 'central', unit: 'user', maxSampleRate: 1, maxClipNorm: 1 } });
     await c.handleTask(signTask(fields(), coordinator.secretKey));
     expect(sent.map((s) => s.kind)).toEqual(['update']);
+  });
+
+  it('refuses, whatever its policy, a lossy codec under user-level DP, and a task it already ran', async () => {
+    for (const codec of ['f16', 'int8'] as const) {
+      const { c, sent } = core();
+      await expect(c.handleTask(signTask(fields({ codec }), coordinator.secretKey))).rejects.toThrow(/codec .* under user-level DP/);
+      expect(sent).toEqual([]);
+    }
+    const { c, sent } = core();
+    const task = signTask(fields(), coordinator.secretKey);
+    await c.handleTask(task);
+    // the same signed task again (a relay replaying it to get a second sample): refused
+    await expect(c.handleTask(task)).rejects.toThrow(/already run/);
+    // and an older round of the same lineage
+    await expect(c.handleTask(signTask(fields({ round: 0, taskId: toBase64(new Uint8Array(16).fill(9)) }), coordinator.secretKey))).rejects.toThrow(/older than round 1/);
+    expect(sent.map((x) => x.kind)).toEqual(['update']);
+    // the next round trains
+    await c.handleTask(signTask(fields({ round: 2, taskId: toBase64(new Uint8Array(16).fill(4)) }), coordinator.secretKey));
+    expect(sent).toHaveLength(2);
+  });
+
+  it('with --no-evaluation it never sends evaluation sums, even when the task asks', async () => {
+    const asked = signTask(fields({ evaluate: true }), coordinator.secretKey);
+    const plain = core({ valid: true });
+    await plain.c.handleTask(asked);
+    expect(plain.sent.map((x) => x.kind)).toEqual(['evalReport', 'update']);
+    const quiet = core({ valid: true, policy: { noEvaluation: true } });
+    await quiet.c.handleTask(signTask(fields({ evaluate: true }), coordinator.secretKey));
+    expect(quiet.sent.map((x) => x.kind)).toEqual(['update']);
+  });
+
+  it('times the round from the task’s receipt and, holding under DP, sends at the cutoff, not when training ends', async () => {
+    // a 3 s round received now: the cutoff is 3 s − max(1 s, 0.3 s) = 2 s after receipt
+    const { c, sent } = core({ hold: true });
+    const received = Date.now();
+    let sentAt = 0;
+    const r = c.handleTask(signTask(fields({ durationMs: 3000, deadline: 1 }), coordinator.secretKey), received).then(() => (sentAt = Date.now()));
+    await r;
+    expect(sent.map((x) => x.kind)).toEqual(['update']);
+    expect(sentAt - received).toBeGreaterThanOrEqual(2000 - 5);
+    // the task's absolute deadline (here 1970) played no part: durationMs counts from receipt
   });
 });

@@ -130,6 +130,7 @@ export function makeUpdate(client: TestClient, task: TaskLike, delta: Float32Arr
     numExamples,
     weight,
     ...(o.clipCount !== undefined ? { clipCount: o.clipCount } : {}),
+    metrics: o.loss === undefined ? {} : { loss: o.loss },
   });
   return {
     round: task.round,

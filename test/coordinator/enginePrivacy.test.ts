@@ -73,7 +73,9 @@ describe('central DP in the round engine', () => {
       expect(r.selected).toEqual(['alice', 'bob', 'carol']);
     }
     const task = h.transport.of('task')[0].msg;
-    expect(task.privacy).toEqual({ mode: 'central', unit: 'user', clipNorm: 1, sampleRate: 0.5, maxContributions: 30 });
+    // the task states what the client acts on and what its policy may check: q, C, W, the per-user work bound, z and the budget
+    expect(task.privacy).toEqual({ mode: 'central', unit: 'user', clipNorm: 1, sampleRate: 0.5, maxContributions: 30, maxInteractionsPerUser: 200, noiseMultiplier: 1, targetEpsilon: 100, delta: DELTA });
+    expect(task.durationMs).toBe(2000);
     expect(h.rounds[0].privacy!.maxContributions).toBe(30);
     const st = h.engine.privacyStatus();
     expect(st.rounds).toBe(3);
@@ -159,7 +161,7 @@ describe('central DP in the round engine', () => {
     expect(refusals).toEqual([]);
     const r = h.rounds[0];
     expect(r.outcome).toBe('committed');
-    expect(r.privacy!.contributions).toBe(32);
+    expect(r.privacy!.contributions).toBe(2 + 0 + 1); // alice claims 31: counted as W = 2
     expect(r.participants.find((p) => p.clientId === 'alice')!.bounded).toBe(true);
     expect(r.participants.find((p) => p.clientId === 'carol')!.bounded).toBeUndefined();
     // grid step C/K = 1/3465 before dividing by 30; σ² in grid units is at least 2 (planGridNoise rounds it up and adds 1),
@@ -180,7 +182,7 @@ describe('central DP in the round engine', () => {
     });
     const run = h.start();
     const task = (await h.transport.task(1, 'alice')).msg;
-    expect(task.privacy).toEqual({ mode: 'central', unit: 'client', clipNorm: 1 });
+    expect(task.privacy).toEqual({ mode: 'central', unit: 'client', clipNorm: 1, noiseMultiplier: 1, targetEpsilon: 100, delta: DELTA });
     const refusals: string[] = [];
     h.engine.on('refusal', (_id: string, code: string) => refusals.push(code));
     h.engine.receiveUpdate('alice', makeUpdate(h.clients.get('alice')!, task, fill(3), { weight: 2 }));
@@ -468,6 +470,38 @@ describe('the release (central DP, a 20,000-value model)', () => {
     // charged at z: ε of one round at (q = 0.5, z = 0.5), not at z_Δ = 1
     expect(r.ctl.status().epsilon).toBeCloseTo(epsilonFor(0.5, 0.5, 1, DELTA), 10);
     expect(Math.abs(r.ctl.status().epsilon! - epsilonFor(0.5, 1, 1, DELTA))).toBeGreaterThan(1);
+  });
+
+  it('one merchant cannot steer the adaptive clip: its clip count (and contribution tally) is clamped to [−W, W]', () => {
+    const ctl = new PrivacyController({
+      // W = 2; z = 0.5 with 2σ_b = 1/√3 (z_Δ = 1); expected = 0.5 · 20 = 10
+      settings: settings({ noiseMultiplier: 0.5, sampleRate: 0.5, population: 20, maxContributions: 2, clip: { adaptive: { initialNorm: 1, countNoise: 1 / (2 * Math.sqrt(3)) } } }),
+      selection: { clientsPerRound: 1, maxClients: 10 },
+      totalRounds: 1,
+      size: SIZE,
+      maxUpdates: 10,
+      records: [],
+      random: new SeededRandomSource(11),
+    });
+    const plan = ctl.plan(10);
+    if (!plan.ok) throw new Error(plan.reason);
+    const r = plan.release;
+    const s = createStrategy({ name: 'fedavg', size: SIZE, weighting: 'uniform' });
+    s.begin();
+    const fold = (weight: number, clipCount: number) => {
+      const u = { weight, clipCount } as Parameters<typeof r.check>[0];
+      r.check(u);
+      const a = r.admit(u, 0);
+      s.add(new Float32Array(SIZE), a.weight, a.scale);
+    };
+    for (let i = 0; i < 9; i++) fold(1, 1); // nine honest merchants: one shopper each, under the clip
+    fold(2 ** 32, -(2 ** 32)); // one claims 2³² shoppers, all clipped
+    const { entry } = r.release(s);
+    // Σ = 9 − 2 = 7 (not −4.3e9), noise sd 2σ_b ≈ 0.58: b̄ = (7 + N)/20 + 0.5 ≈ 0.85
+    expect(entry!.fractionUnderClip!).toBeGreaterThan(0.7);
+    expect(entry!.fractionUnderClip!).toBeLessThan(1);
+    expect(entry!.nextClipNorm).toBeLessThan(1); // more than half under the clip: it shrinks, as the honest majority says
+    expect(entry!.contributions).toBe(9 + 2);
   });
 
   it('refuses δ at or above 1/population and warns above population^-1.1', () => {

@@ -336,6 +336,12 @@ describe('the grid sensitivity bound (what the noise is calibrated to)', () => {
     expect(() => planGridNoise(1, 1, 100, { maxUpdates: 1.5 })).toThrow(/maxUpdates/);
   });
 
+  it('refuses, when planning, settings whose largest possible sum could leave float64 exact range (K·n·W ≥ 2⁵²)', () => {
+    // d = 9.4e7: K = ⌈1000·9695.4⌉ ≈ 9.7e6; n·W = 2e4·3.8e4 = 7.6e8; K·n·W ≈ 7.4e15 > 2⁵² ≈ 4.5e15 (slack ≈ 0.9%, allowed)
+    expect(() => planGridNoise(1, 1, 94_000_000, { maxWeight: 38_000, maxUpdates: 20_000 })).toThrow(/could leave float64's exact range/);
+    expect(() => planGridNoise(1, 1, 94_000_000, { maxWeight: 38_000, maxUpdates: 2_000 })).not.toThrow();
+  });
+
   it('refuses settings whose float rounding could exceed 1% of the clip (W = 10⁶: 2⁻²³·10⁶ ≈ 12%)', () => {
     expect(() => planGridNoise(1, 1, 100, { maxWeight: 1_000_000 })).toThrow(/float rounding could move the released sum by 11\.9\d% of the clip norm/);
     expect(() => planGridNoise(1, 1, 100, { maxWeight: 80_000 })).not.toThrow(); // 2⁻²³·8·10⁴ ≈ 0.95%
@@ -344,8 +350,9 @@ describe('the grid sensitivity bound (what the noise is calibrated to)', () => {
   it('refuses sums so large that grid point + noise would not be exact in float64', () => {
     const p = planGridNoise(1, 1, 4);
     const s = Float64Array.of(0, 2 ** 52 / p.scale, 0, 0);
-    expect(() => addGridNoise(s, p, new SeededRandomSource(1))).toThrow(/value 1 of the sum is not finite or not within 2\^52 grid steps; nothing was released/);
-    // the message never carries the value itself (it could reach a published record)
+    expect(() => addGridNoise(s, p, new SeededRandomSource(1))).toThrow(/a value of the sum is not finite or not within 2\^52 grid steps; nothing was released/);
+    // the message carries neither the value nor which coordinate (it can reach a published record)
     expect(() => addGridNoise(s, p, new SeededRandomSource(1))).not.toThrow(new RegExp(String(s[1]).slice(0, 6)));
+    expect(() => addGridNoise(s, p, new SeededRandomSource(1))).not.toThrow(/\b1\b/);
   });
 });

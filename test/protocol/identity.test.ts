@@ -152,7 +152,7 @@ describe('canonical signing bytes', () => {
     const f = { ...bind, round: 2 ** 40 + 3, modelVersion: 7, clientId: 'c', payloadHash: hash, numExamples: 9, weight: 0.5 };
     // 0.5 as a little-endian IEEE double: 0x3FE0000000000000
     const half = [0, 0, 0, 0, 0, 0, 0xe0, 0x3f];
-    const want = [...str('fedrec-update-v2'), ...bound(u64(2 ** 40 + 3), u64(7), str('c'), bytes(hash), u64(9), half)];
+    const want = [...str('fedrec-update-v2'), ...bound(u64(2 ** 40 + 3), u64(7), str('c'), bytes(hash), u64(9), half, str('{}'))];
     expect([...updateSigningBytes(f)]).toEqual(want);
     expect(updateSigningBytes({ ...f, payloadHash: toBase64(hash) })).toEqual(updateSigningBytes(f));
     expect(updateSigningBytes({ ...f, taskId: toBase64(taskId) })).toEqual(updateSigningBytes(f));

@@ -327,7 +327,7 @@ describe('an update end to end', () => {
     const payload = encode(delta, 'f16');
     const payloadHash = toBase64(sha512(payload));
     const taskId = b64(16, 4);
-    const fields = { protocolVersion: PROTOCOL_VERSION, lineage: 'run.42', taskId, round: 7, modelVersion: 6, clientId: 'shop-1', payloadHash, numExamples: 50, weight: 50 };
+    const fields = { protocolVersion: PROTOCOL_VERSION, lineage: 'run.42', taskId, round: 7, modelVersion: 6, clientId: 'shop-1', payloadHash, numExamples: 50, weight: 50, metrics: { loss: 0.5 } };
     const msg = {
       round: 7,
       modelVersion: 6,
@@ -346,7 +346,7 @@ describe('an update end to end', () => {
     const u = parseMessage('update', wire);
     const hashOk = toBase64(sha512(u.payload)) === u.payloadHash;
     const sigOk = verifyWithNacl(
-      updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, lineage: 'run.42', taskId: u.taskId, round: u.round, modelVersion: u.modelVersion, clientId: u.clientId, payloadHash: u.payloadHash, numExamples: u.numExamples, weight: u.weight }),
+      updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, lineage: 'run.42', taskId: u.taskId, round: u.round, modelVersion: u.modelVersion, clientId: u.clientId, payloadHash: u.payloadHash, numExamples: u.numExamples, weight: u.weight, metrics: u.metrics }),
       fromBase64(u.signature),
       id.publicKey,
     );

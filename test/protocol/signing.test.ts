@@ -100,10 +100,13 @@ describe('signedUpdate and signedEvalReport', () => {
     const u = parseMessage('update', msg);
     expect(u.taskId).toBe(taskId);
     expect(u.metrics.loss).toBe(0.5);
-    const bytes = updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, lineage: 'L1', taskId, round: 4, modelVersion: 3, clientId: 'shop', payloadHash: u.payloadHash, numExamples: 9, weight: 2, clipCount: 0 });
+    const bytes = updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, lineage: 'L1', taskId, round: 4, modelVersion: 3, clientId: 'shop', payloadHash: u.payloadHash, numExamples: 9, weight: 2, clipCount: 0, metrics: { loss: 0.5 } });
     expect(naclVerifier.verify(bytes, fromBase64(u.signature), client.publicKey)).toBe(true);
     // signed for another lineage: does not verify here
-    const other = updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, lineage: 'L2', taskId, round: 4, modelVersion: 3, clientId: 'shop', payloadHash: u.payloadHash, numExamples: 9, weight: 2, clipCount: 0 });
+    const other = updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, lineage: 'L2', taskId, round: 4, modelVersion: 3, clientId: 'shop', payloadHash: u.payloadHash, numExamples: 9, weight: 2, clipCount: 0, metrics: { loss: 0.5 } });
+    // the metrics are signed too: a relay cannot change the loss the operator records
+    const relabelled = updateSigningBytes({ protocolVersion: PROTOCOL_VERSION, lineage: 'L1', taskId, round: 4, modelVersion: 3, clientId: 'shop', payloadHash: u.payloadHash, numExamples: 9, weight: 2, clipCount: 0, metrics: { loss: 0.1 } });
+    expect(naclVerifier.verify(relabelled, fromBase64(u.signature), client.publicKey)).toBe(false);
     expect(naclVerifier.verify(other, fromBase64(u.signature), client.publicKey)).toBe(false);
   });
 
