@@ -180,11 +180,11 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
     const allow = new Map(cfg.clients.allow.map((c) => [c.id, fromBase64(c.publicKey, 32, `clients.allow[${c.id}].publicKey`)]));
     if (allow.size === 0) log('warning: clients.allow is empty: no client can connect (fedrec keygen prints a key to register)');
     const verifier = new Ed25519Verifier();
-    const httpServer: HttpServer = createServer();
     // socket.io enforces this before authentication: the largest legal update plus room for the JSON fields
     const proxMu = s.name === 'fedprox' ? (strategy as { proxMu?: number }).proxMu ?? s.proxMu : 0;
     const engineCfg = engineConfig(cfg, spec.size, proxMu);
-    const io = new IoServer(httpServer, { maxHttpBufferSize: engineCfg.maxUpdateBytes + 64 * 1024, serveClient: false });
+    // created detached: it is attached below, to a server that already has the HTTP API (see there)
+    const io = new IoServer({ maxHttpBufferSize: engineCfg.maxUpdateBytes + 64 * 1024, serveClient: false });
     const adapter = new SocketAdapter(io, new Handshake(allow, verifier), log);
     const serverEval = cfg.evaluation.serverData ? await serverEvaluator(cfg.evaluation.serverData, itemIds, spec, log) : undefined;
     const privacy = central ? privacyController(cfg, spec.size, store, log) : undefined;
@@ -207,7 +207,12 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
     adapter.attach(engine);
     let bytesOut = 0;
     const metrics = createMetrics(engine, adapter, () => bytesOut);
-    httpServer.on('request', createHttpApp({ engine, store, catalog: { items }, metrics, redactRounds: central, connected: () => adapter.connected, onBytesOut: (n) => (bytesOut += n) }));
+    const app = createHttpApp({ engine, store, catalog: { items }, metrics, redactRounds: central, connected: () => adapter.connected, onBytesOut: (n) => (bytesOut += n) });
+    // One server for both, in this order: engine.io's attach() takes over the 'request' listeners already there and
+    // hands them every request outside /socket.io/. A listener added after attach() would answer engine.io's own
+    // requests too (express: 404), and engine.io's late reply would then throw ERR_HTTP_HEADERS_SENT and kill the process.
+    const httpServer: HttpServer = createServer(app);
+    io.attach(httpServer);
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
       httpServer.listen(cfg.port, cfg.host, () => resolve());

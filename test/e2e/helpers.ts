@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -207,6 +208,33 @@ export function sha256File(path: string): string {
   return sha256(readFileSync(path));
 }
 
+/**
+ * Sends `request` (raw bytes: request line, headers, body) on a fresh TCP connection and collects what comes back
+ * until the server closes the connection or `waitMs` pass. `end: false` leaves our side open (a body still "to come").
+ */
+export async function rawHttp(url: string, request: string | Uint8Array, opts: { waitMs?: number; end?: boolean } = {}): Promise<{ text: string; closed: boolean }> {
+  const { hostname, port } = new URL(url);
+  return await new Promise((resolve, reject) => {
+    const sock = connect(Number(port), hostname);
+    const chunks: Buffer[] = [];
+    let closed = false;
+    const done = () => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ text: Buffer.concat(chunks).toString('latin1'), closed });
+    };
+    const timer = setTimeout(done, opts.waitMs ?? 5000);
+    sock.on('data', (d: Buffer) => chunks.push(d));
+    sock.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? ((closed = true), done()) : reject(e)));
+    sock.on('end', () => {
+      closed = true;
+      done();
+    });
+    sock.write(request);
+    if (opts.end !== false) sock.end();
+  });
+}
+
 /** The value of a Prometheus sample `name{labels}` (labels exactly as printed), or undefined. */
 export function metricValue(text: string, sample: string): number | undefined {
   for (const line of text.split('\n')) {
@@ -233,8 +261,10 @@ export class RawPeer {
   private readonly waiters = new Set<() => void>();
   disconnected = false;
 
-  constructor(server: string) {
-    this.socket = ioClient(server, { transports: ['websocket'], reconnection: false, autoConnect: false, forceNew: true });
+  /** `transports: 'default'` connects as an unconfigured socket.io client does (long-polling first, then an upgrade). */
+  constructor(server: string, opts: { transports?: 'websocket' | 'default' } = {}) {
+    const transports = opts.transports === 'default' ? {} : { transports: ['websocket'] };
+    this.socket = ioClient(server, { ...transports, reconnection: false, autoConnect: false, forceNew: true });
     this.socket.onAny((kind: string, msg: unknown) => this.push(kind, msg));
     this.socket.on('disconnect', () => {
       this.disconnected = true;
