@@ -207,7 +207,7 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
     adapter.attach(engine);
     let bytesOut = 0;
     const metrics = createMetrics(engine, adapter, () => bytesOut);
-    const app = createHttpApp({ engine, store, catalog: { items }, metrics, redactRounds: central, connected: () => adapter.connected, onBytesOut: (n) => (bytesOut += n) });
+    const app = createHttpApp({ engine, store, catalog: { items }, metrics, redactRounds: central, connected: () => adapter.connected, onBytesOut: (n) => (bytesOut += n), log });
     // One server for both, in this order: engine.io's attach() takes over the 'request' listeners already there and
     // hands them every request outside /socket.io/. A listener added after attach() would answer engine.io's own
     // requests too (express: 404), and engine.io's late reply would then throw ERR_HTTP_HEADERS_SENT and kill the process.
