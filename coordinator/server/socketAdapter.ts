@@ -5,6 +5,7 @@ import type { Server, Socket } from 'socket.io';
 import { ProtocolError } from '../../protocol/index.ts';
 import type { RoundEngine, EngineTransport } from '../engine/index.ts';
 import { Handshake, type PendingAuth } from './handshake.ts';
+import { LogThrottle } from './logThrottle.ts';
 
 export interface SocketStats {
   connects: number;
@@ -48,12 +49,15 @@ export class SocketAdapter implements EngineTransport {
   private readonly work = new WorkQueue();
   readonly stats: SocketStats = { connects: 0, authFailures: new Map(), bytesOut: 0 };
   private engine: RoundEngine | null = null;
+  /** Refusals, with what only the operator may know (e.g. which half of an unregistered identity was wrong). */
+  private readonly refusalLog: LogThrottle;
 
   constructor(
     private readonly io: Server,
     private readonly handshake: Handshake,
     private readonly log: (line: string) => void = () => {},
   ) {
+    this.refusalLog = new LogThrottle(log);
     io.on('connection', (socket) => this.onConnection(socket));
   }
 
@@ -75,6 +79,8 @@ export class SocketAdapter implements EngineTransport {
   private refuse(socket: Socket, err: unknown): void {
     const pe = err instanceof ProtocolError ? err : new ProtocolError('internal', (err as Error).message);
     this.stats.authFailures.set(pe.code, (this.stats.authFailures.get(pe.code) ?? 0) + 1);
+    const detail = typeof pe.detail === 'string' ? ` (${pe.detail})` : '';
+    this.refusalLog.line(`refused a connection from ${socket.handshake.address}: ${pe.code}: ${pe.message}${detail}`);
     socket.emit('refusal', { code: pe.code, message: pe.message.slice(0, 500) });
     socket.disconnect(true);
   }
