@@ -89,7 +89,14 @@ export class SocketAdapter implements EngineTransport {
     this.stats.connects++;
     let pending: PendingAuth | undefined;
     let clientId: string | null = null;
+    let helloSeen = false;
+    // One connection is one session: a second hello (or an auth once authenticated) would let one socket hold two
+    // ids, and the first would stay joined in the engine after the socket closed, selected in every later round.
+    const secondHandshake = () =>
+      new ProtocolError('auth-failed', `one handshake per connection: this one ${clientId ? `is already authenticated as ${clientId}` : 'already said hello'}; open a new connection to authenticate again`);
     socket.on('hello', (raw: unknown) => {
+      if (helloSeen) return this.refuse(socket, secondHandshake());
+      helloSeen = true;
       try {
         const { pending: p, challenge } = this.handshake.begin(raw);
         pending = p;
@@ -99,6 +106,7 @@ export class SocketAdapter implements EngineTransport {
       }
     });
     socket.on('auth', (raw: unknown) => {
+      if (clientId) return this.refuse(socket, secondHandshake());
       try {
         const id = this.handshake.finish(pending, raw);
         pending = undefined;

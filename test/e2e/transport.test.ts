@@ -4,6 +4,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parseCoordinatorConfig } from '../../coordinator/config.ts';
+import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
+import { authMessage, sign, toBase64 } from '../../protocol/index.ts';
 import { initBackend, readCheckpoint } from '../../recommender/index.ts';
 import {
   RawPeer,
@@ -23,8 +26,15 @@ import {
   type InProcessClient,
 } from './helpers.ts';
 
+const coordinators: RunningCoordinator[] = [];
 const clients: InProcessClient[] = [];
 const peers: RawPeer[] = [];
+
+async function start(cfg: Record<string, unknown>): Promise<RunningCoordinator> {
+  const c = await startCoordinator(parseCoordinatorConfig(cfg));
+  coordinators.push(c);
+  return c;
+}
 
 function peer(url: string, transports: 'websocket' | 'default' = 'websocket'): RawPeer {
   const p = new RawPeer(url, { transports });
@@ -35,6 +45,7 @@ function peer(url: string, transports: 'websocket' | 'default' = 'websocket'): R
 async function stopAll(): Promise<void> {
   for (const p of peers.splice(0)) p.close();
   await Promise.all(clients.splice(0).map((c) => c.stop().catch(() => {})));
+  await Promise.all(coordinators.splice(0).map((c) => c.close().catch(() => {})));
 }
 
 beforeAll(async () => {
@@ -86,4 +97,67 @@ describe('one server for the HTTP API and socket.io', () => {
     expect(rounds.body[0].participants.map((x: { clientId: string }) => x.clientId).sort()).toEqual(['m1', 'p0']);
     expect(coordinator.proc.exitCode).toBeNull();
   }, 60_000);
+});
+
+describe('one connection, one session', () => {
+  const data = 'synthetic:users=60,items=100';
+  const ids = ['a0', 'b0', 'c0'].map(makeIdentity);
+  const [a, b] = ids;
+  // three must be connected before a round starts: these tests only authenticate
+  const config = () => makeConfig({ dataDir: join(tempDir(), 'data'), data, clients: ids, model: { name: 'mf', dim: 4 }, evaluate: false, rounds: { total: 1, minClients: 3, clientsPerRound: 3 } });
+
+  it('refuses a second identity on an authenticated connection and ends the first session cleanly: no ghost stays joined', async () => {
+    const c = await start(config());
+    const p = peer(c.url);
+    await p.connect();
+    await p.authenticate(a);
+    await waitFor(() => c.engine.clients === 1, 5000, 'a0 to join');
+    // the same socket now says hello (and, if challenged, signs) as b0
+    const from = p.events.length;
+    p.hello(b);
+    const answer = await Promise.race([
+      p.next('refusal', { from }),
+      p.next('challenge', { from }).then(async (ch) => {
+        p.emit('auth', { clientId: b.id, signature: toBase64(sign(authMessage(ch.nonce, b.id), b.secretKey)) });
+        await p.next('welcome', { from, pred: (w) => w.clientId === b.id });
+        return { code: 'welcomed as b0', message: '' };
+      }),
+    ]);
+    expect(answer.code).toBe('auth-failed');
+    expect(answer.message).toMatch(/already authenticated as a0/);
+    await p.next('disconnect');
+    p.close();
+    // a0's session ended with its connection: the engine does not keep it (it would be selected, and stall every round)
+    await waitFor(() => c.engine.clients === 0, 5000, 'no client to be joined', () => `engine.clients = ${c.engine.clients}`);
+    expect((await getJson(`${c.url}/api/status`)).body.clients).toBe(0);
+    // and both identities can connect again, each on its own connection
+    const pa = peer(c.url);
+    await pa.connect();
+    await pa.authenticate(a);
+    const pb = peer(c.url);
+    await pb.connect();
+    await pb.authenticate(b);
+    await waitFor(() => c.engine.clients === 2, 5000, 'a0 and b0 to join');
+  });
+
+  it('refuses a second hello before authentication and an auth after it', async () => {
+    const c = await start(config());
+    const p1 = peer(c.url);
+    await p1.connect();
+    p1.hello(a);
+    await p1.next('challenge');
+    p1.hello(a);
+    const r1 = await p1.next('refusal');
+    expect(r1.code).toBe('auth-failed');
+    expect(r1.message).toMatch(/one handshake per connection/);
+    await p1.next('disconnect');
+
+    const p2 = peer(c.url);
+    await p2.connect();
+    await p2.authenticate(a);
+    p2.emit('auth', { clientId: a.id, signature: toBase64(new Uint8Array(64)) });
+    expect((await p2.next('refusal')).code).toBe('auth-failed');
+    await p2.next('disconnect');
+    await waitFor(() => c.engine.clients === 0, 5000, 'no client to be joined');
+  });
 });
