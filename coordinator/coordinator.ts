@@ -8,11 +8,11 @@ import { fromBase64, CODEC_HEADER_BYTES } from '../protocol/index.ts';
 import { Ed25519Verifier, sha512Native } from '../protocol/node/index.ts';
 import { createModel, evaluateModel, initBackend, leaveOneOut, type ItemMeta, type ModelName, type ModelSpec } from '../recommender/index.ts';
 import { loadDataset } from '../recommender/node/index.ts';
-import { ConfigError, type CoordinatorConfig } from './config.ts';
+import { ConfigError, operatorPort, type CoordinatorConfig } from './config.ts';
 import { PrivacyController, RoundEngine, type EngineConfig } from './engine/index.ts';
 import { Store } from './store/index.ts';
 import { createStrategy } from './strategies/index.ts';
-import { createHttpApp } from './server/http.ts';
+import { createHttpApp, createOperatorApp, publicStatus } from './server/http.ts';
 import { createMetrics } from './server/metrics.ts';
 import { Handshake } from './server/handshake.ts';
 import { SocketAdapter } from './server/socketAdapter.ts';
@@ -26,6 +26,9 @@ export interface CatalogItem {
 export interface RunningCoordinator {
   url: string;
   port: number;
+  /** The operator listener (/metrics, full status, unredacted rounds): never public. */
+  operatorUrl: string;
+  operatorPort: number;
   engine: RoundEngine;
   store: Store;
   /** Resolves when the engine has run all rounds (or was stopped). */
@@ -51,6 +54,22 @@ export async function resolveCatalog(cfg: CoordinatorConfig['catalog']): Promise
     return { id, ...(m.category !== undefined ? { category: m.category } : {}), ...(m.price !== undefined ? { price: m.price } : {}) };
   });
 }
+
+function listen(server: HttpServer, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: HttpServer): Promise<void> {
+  return new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 /** A lineage names one (catalog, model shape) pair: change either and training starts a new lineage. */
 export function lineageOf(itemIds: readonly string[], model: ModelName, config: Record<string, number>): string {
@@ -166,6 +185,7 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
     ...(s.name === 'fedprox' ? { proxMu: s.proxMu } : {}),
   });
   const store = await Store.open(cfg.dataDir, { init: { lineage, spec, itemIds, initialWeights, strategyState: strategy.state() } });
+  const servers: HttpServer[] = [];
   // a start that fails after opening the store must release its lock (and files) before reporting
   try {
     if (central) refuseUnprotectedHistory(cfg, store);
@@ -207,22 +227,29 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
     adapter.attach(engine);
     let bytesOut = 0;
     const metrics = createMetrics(engine, adapter, () => bytesOut);
-    const app = createHttpApp({ engine, store, catalog: { items }, metrics, redactRounds: central, connected: () => adapter.connected, onBytesOut: (n) => (bytesOut += n), log });
+    const app = createHttpApp({ engine, store, catalog: { items }, redactRounds: central, connected: () => adapter.connected, onBytesOut: (n) => (bytesOut += n), log });
     // One server for both, in this order: engine.io's attach() takes over the 'request' listeners already there and
     // hands them every request outside /socket.io/. A listener added after attach() would answer engine.io's own
     // requests too (express: 404), and engine.io's late reply would then throw ERR_HTTP_HEADERS_SENT and kill the process.
     const httpServer: HttpServer = createServer(app);
     io.attach(httpServer);
-    await new Promise<void>((resolve, reject) => {
-      httpServer.once('error', reject);
-      httpServer.listen(cfg.port, cfg.host, () => resolve());
-    });
-    const port = (httpServer.address() as AddressInfo).port;
+    servers.push(httpServer);
+    const port = await listen(httpServer, cfg.port, cfg.host);
     const url = `http://${cfg.host}:${port}`;
+    const op = cfg.operator;
+    const status = () => ({ ...publicStatus(engine, store, adapter.connected), url, privacy: engine.privacyStatus(), refused: Object.fromEntries(engine.stats.refused) });
+    const operatorServer = createServer(createOperatorApp({ store, metrics, status, token: op.token, log }));
+    servers.push(operatorServer);
+    const opPort = await listen(operatorServer, operatorPort(cfg), op.host);
+    const operatorUrl = `http://${op.host}:${opPort}`;
+    log(`operator listener on ${operatorUrl} (/metrics, /api/status, /api/rounds unredacted${op.token ? '; bearer token required' : ''})`);
+    if (!LOOPBACK.has(op.host) && !op.token) log(`warning: the operator listener binds ${op.host} without operator.token: anyone who can reach it reads metrics and unredacted round records`);
     const done = engine.run();
     return {
       url,
       port,
+      operatorUrl,
+      operatorPort: opPort,
       engine,
       store,
       done,
@@ -230,11 +257,12 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
         engine.stop();
         await done.catch(() => {});
         io.close();
-        await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        await Promise.all(servers.map(closeServer));
         await store.close();
       },
     };
   } catch (err) {
+    await Promise.all(servers.map(closeServer));
     await store.close().catch(() => {});
     throw err;
   }

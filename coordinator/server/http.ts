@@ -1,6 +1,9 @@
 // The HTTP API (express): health, status, round records, model downloads
-// (safetensors, cacheable: a version never changes), the catalog and metrics.
-import express, { type ErrorRequestHandler, type Express, type Response } from 'express';
+// (safetensors, cacheable: a version never changes) and the catalog, on the
+// public port; /metrics, the full status and unredacted round records on the
+// operator listener (createOperatorApp), which is never public.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { RoundEngine } from '../engine/index.ts';
 import type { Store } from '../store/index.ts';
@@ -10,7 +13,6 @@ export interface HttpDeps {
   engine: RoundEngine;
   store: Store;
   catalog: { items: Array<{ id: string; category?: string; price?: number }> };
-  metrics: Registry;
   connected: () => number;
   onBytesOut: (n: number) => void;
   /** The operator's log: internal errors are written here, never sent to the peer. */
@@ -75,15 +77,28 @@ export function jsonErrors(log: (line: string) => void = () => {}): ErrorRequest
   };
 }
 
-export function createHttpApp(d: HttpDeps): Express {
+/** What /api/status shows everyone: the round, its state, connected clients, the model version and lineage. */
+export function publicStatus(engine: RoundEngine, store: Store, connected: number): Record<string, unknown> {
+  return { round: engine.round, state: engine.state, ...(engine.stopReason ? { stopReason: engine.stopReason } : {}), clients: connected, modelVersion: engine.modelVersion, lineage: store.lineage };
+}
+
+/** An express app with the parts every listener shares; `routes` adds the listener's own. */
+function jsonApp(log: ((line: string) => void) | undefined, routes: (app: Express) => void): Express {
   const app = express();
   app.disable('x-powered-by');
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
-  app.get('/api/status', (_req, res) => {
-    res.json({ round: d.engine.round, state: d.engine.state, ...(d.engine.stopReason ? { stopReason: d.engine.stopReason } : {}), clients: d.connected(), modelVersion: d.engine.modelVersion, lineage: d.store.lineage });
+  routes(app);
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found' });
   });
+  app.use(jsonErrors(log));
+  return app;
+}
+
+/** GET /api/rounds?from=&limit= and /api/rounds/:n, each record passed through `show`. */
+function roundRoutes(app: Express, store: Store, show: (r: RoundRecord) => unknown): void {
   app.get('/api/rounds', (req, res) => {
     const from = req.query.from === undefined ? 1 : canonicalInt(req.query.from);
     const limit = req.query.limit === undefined ? 100 : canonicalInt(req.query.limit);
@@ -91,8 +106,7 @@ export function createHttpApp(d: HttpDeps): Express {
       res.status(400).json({ error: `from and limit must be positive integers, given once each; ${NOT_CANONICAL}` });
       return;
     }
-    const records = d.store.records({ from, limit: Math.min(limit, 1000) });
-    res.json(d.redactRounds ? records.map(redactRecord) : records);
+    res.json(store.records({ from, limit: Math.min(limit, 1000) }).map(show));
   });
   app.get('/api/rounds/:n', (req, res) => {
     const n = canonicalInt(req.params.n);
@@ -100,13 +114,24 @@ export function createHttpApp(d: HttpDeps): Express {
       res.status(400).json({ error: `round ${NOT_CANONICAL}` });
       return;
     }
-    const rec = d.store.record(n);
+    const rec = store.record(n);
     if (!rec) {
       res.status(404).json({ error: `no round ${req.params.n}` });
       return;
     }
-    res.json(d.redactRounds ? redactRecord(rec) : rec);
+    res.json(show(rec));
   });
+}
+
+export function createHttpApp(d: HttpDeps): Express {
+  return jsonApp(d.log, (app) => publicRoutes(app, d));
+}
+
+function publicRoutes(app: Express, d: HttpDeps): void {
+  app.get('/api/status', (_req, res) => {
+    res.json(publicStatus(d.engine, d.store, d.connected()));
+  });
+  roundRoutes(app, d.store, d.redactRounds ? redactRecord : (r) => r);
   app.get('/api/privacy', (_req, res) => {
     res.json(d.engine.privacyStatus());
   });
@@ -142,13 +167,44 @@ export function createHttpApp(d: HttpDeps): Express {
   app.get('/api/catalog', (_req, res) => {
     res.json({ lineage: d.store.lineage, items: d.catalog.items });
   });
-  app.get('/metrics', async (_req, res) => {
-    res.setHeader('content-type', d.metrics.contentType);
-    res.end(await d.metrics.metrics());
+}
+
+export interface OperatorDeps {
+  store: Store;
+  metrics: Registry;
+  /** The full status: the public one plus connections, uploads, limits and privacy. */
+  status: () => Record<string, unknown>;
+  /** When set, every request must carry `authorization: Bearer <token>`. */
+  token?: string;
+  log?: (line: string) => void;
+}
+
+/** Refuses a request without the operator's bearer token (compared in constant time, as SHA-256 digests). */
+function requireBearer(token: string): RequestHandler {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  const want = digest(token);
+  return (req, res, next) => {
+    const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+    if (m && timingSafeEqual(digest(m[1]), want)) return next();
+    res.status(401).setHeader('www-authenticate', 'Bearer').json({ error: 'the operator listener needs authorization: Bearer <operator.token>' });
+  };
+}
+
+/**
+ * The operator listener's app: /metrics (round durations and commit latency
+ * leak the realised sample size under DP), the full status and the round
+ * records as stored (never redacted).
+ */
+export function createOperatorApp(d: OperatorDeps): Express {
+  return jsonApp(d.log, (app) => {
+    if (d.token) app.use(requireBearer(d.token));
+    app.get('/api/status', (_req, res) => {
+      res.json(d.status());
+    });
+    roundRoutes(app, d.store, (r) => r);
+    app.get('/metrics', async (_req, res) => {
+      res.setHeader('content-type', d.metrics.contentType);
+      res.end(await d.metrics.metrics());
+    });
   });
-  app.use((_req, res) => {
-    res.status(404).json({ error: 'not found' });
-  });
-  app.use(jsonErrors(d.log));
-  return app;
 }

@@ -4,7 +4,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Registry } from 'prom-client';
 import { createHttpApp, type HttpDeps } from '../../coordinator/server/http.ts';
 import { NO_PRIVACY_STATUS, type RoundEngine } from '../../coordinator/engine/index.ts';
 import type { Store } from '../../coordinator/store/index.ts';
@@ -32,7 +31,7 @@ let base = '';
 const logged: string[] = [];
 
 beforeAll(async () => {
-  const deps: HttpDeps = { engine, store, catalog: { items: [{ id: 'a' }] }, metrics: new Registry(), connected: () => 0, onBytesOut: () => {}, log: (l) => logged.push(l) };
+  const deps: HttpDeps = { engine, store, catalog: { items: [{ id: 'a' }] }, connected: () => 0, onBytesOut: () => {}, log: (l) => logged.push(l) };
   server = createServer(createHttpApp(deps));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

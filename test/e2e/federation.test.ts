@@ -97,6 +97,7 @@ async function killAndRestart(when: 'between-rounds' | 'mid-training'): Promise<
       rounds: { total, clientsPerRound: 2, minClients: 2, quorum: 2, deadlineSeconds: 20, pauseSeconds: 0.5 },
     }),
     port,
+    operator: { port: 0 },
   };
   const cfgPath = join(dir, 'fedrec.json');
   writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
@@ -307,7 +308,10 @@ describe('federation over real sockets', () => {
     expect(health.status).toBe(200);
     expect(health.body).toEqual({ ok: true });
 
-    const metricsRes = await fetch(`${base}/metrics`);
+    // /metrics is the operator's (it leaks round timings): not on the public port
+    const publicMetrics = await getJson(`${base}/metrics`);
+    expect(publicMetrics.status).toBe(404);
+    const metricsRes = await fetch(`${c.operatorUrl}/metrics`);
     expect(metricsRes.status).toBe(200);
     expect(metricsRes.headers.get('content-type')).toMatch(/text\/plain/);
     const metrics = await metricsRes.text();
@@ -466,7 +470,7 @@ describe('federation over real sockets', () => {
     expect(v1.every((w) => Number.isFinite(w))).toBe(true);
     expect(Array.from(v1)).toEqual(Array.from(v0));
 
-    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const metrics = await (await fetch(`${c.operatorUrl}/metrics`)).text();
     const refused = (reason: string) => metricValue(metrics, `fedrec_updates_refused_total{reason="${reason}"}`);
     const authRefused = (reason: string) => metricValue(metrics, `fedrec_auth_refused_total{reason="${reason}"}`);
     expect(refused('bad-signature')).toBe(2);

@@ -161,3 +161,47 @@ describe('one connection, one session', () => {
     await waitFor(() => c.engine.clients === 0, 5000, 'no client to be joined');
   });
 });
+
+describe('the operator listener', () => {
+  const data = 'synthetic:users=60,items=100';
+  const ids = ['a0', 'b0'].map(makeIdentity);
+  const config = (extra: Record<string, unknown> = {}) => ({
+    ...makeConfig({ dataDir: join(tempDir(), 'data'), data, clients: ids, model: { name: 'mf', dim: 4 }, evaluate: false, rounds: { total: 1, minClients: 2 } }),
+    ...extra,
+  });
+
+  it('serves /metrics, the full status and round records on its own loopback port; the public port has no /metrics', async () => {
+    const c = await start(config());
+    expect(c.operatorUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(c.operatorPort).not.toBe(c.port);
+    const pub = await getJson(`${c.url}/metrics`);
+    expect(pub.status).toBe(404);
+    const m = await fetch(`${c.operatorUrl}/metrics`);
+    expect(m.status).toBe(200);
+    expect(m.headers.get('content-type')).toMatch(/text\/plain/);
+    expect(await m.text()).toMatch(/^fedrec_round_duration_seconds /m);
+    const status = await getJson(`${c.operatorUrl}/api/status`);
+    expect(status.body).toMatchObject({ state: 'waiting', clients: 0, modelVersion: 0, url: c.url, privacy: { mode: 'none' } });
+    expect((await getJson(`${c.operatorUrl}/api/rounds`)).body).toEqual([]);
+    // it is not a second public API
+    const model = await getJson(`${c.operatorUrl}/api/models/0`);
+    expect(model.status).toBe(404);
+    expect(model.body).toEqual({ error: 'not found' });
+  });
+
+  it('with operator.token, refuses every request without that bearer token (health checks excepted)', async () => {
+    const token = 'op-token-0123456789abcdef';
+    const c = await start(config({ operator: { token } }));
+    for (const headers of [{}, { authorization: 'Bearer wrong-token-0123456789' }, { authorization: token }] as Array<Record<string, string>>) {
+      const r = await fetch(`${c.operatorUrl}/metrics`, { headers });
+      expect(r.status).toBe(401);
+      expect(r.headers.get('www-authenticate')).toBe('Bearer');
+      expect((await r.json()).error).toMatch(/Bearer/);
+    }
+    const ok = await fetch(`${c.operatorUrl}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    expect(ok.status).toBe(200);
+    expect((await getJson(`${c.operatorUrl}/healthz`)).status).toBe(200);
+    // the public port does not take the token as a way in
+    expect((await fetch(`${c.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+  });
+});
