@@ -24,6 +24,8 @@ export const REASON_CODES = [
   'deadline-passed',
   'round-closed',
   'internal',
+  'wrong-channel',
+  'rate-limited',
 ] as const;
 
 export type ReasonCode = (typeof REASON_CODES)[number];
@@ -50,6 +52,8 @@ export const REASON_TEXT: Readonly<Record<ReasonCode, string>> = {
   'deadline-passed': 'the submission arrived after the round\'s deadline',
   'round-closed': 'the round is no longer accepting submissions',
   internal: 'the coordinator failed internally; the round is unaffected',
+  'wrong-channel': "the message was sent on a channel that does not carry it (updates are uploaded over HTTP with the task's upload token)",
+  'rate-limited': 'the peer sent more than it may (messages per second, pending messages or upload attempts); slow down',
 };
 
 const CODE_SET: ReadonlySet<string> = new Set(REASON_CODES);
