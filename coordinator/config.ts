@@ -141,7 +141,19 @@ export const coordinatorConfigSchema = z
       .object({
         /** Largest accepted update payload; default fits the model at f32 plus headroom. */
         maxUpdateBytes: positiveInt.optional(),
+        /**
+         * Largest socket.io message, for every connection, authenticated or not
+         * (hello, auth and evaluation reports are small; updates go over HTTP).
+         */
+        maxMessageBytes: z.int().min(4096, 'must be at least 4096').max(1024 * 1024, 'must be at most 1 MiB').default(16 * 1024),
+        /**
+         * Bytes of update uploads held in memory at once (bodies being read or
+         * waiting for the engine); later uploads wait unread. Default 256 MiB, and
+         * never less than one largest upload.
+         */
+        uploadBufferBytes: positiveInt.default(256 * 1024 * 1024),
       })
+      .strict()
       .prefault({}),
     evaluation: z
       .object({

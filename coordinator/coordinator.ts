@@ -3,7 +3,6 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Server as IoServer } from 'socket.io';
 import { fromBase64, CODEC_HEADER_BYTES } from '../protocol/index.ts';
 import { Ed25519Verifier, sha512Native } from '../protocol/node/index.ts';
 import { createModel, evaluateModel, initBackend, leaveOneOut, type ItemMeta, type ModelName, type ModelSpec } from '../recommender/index.ts';
@@ -31,6 +30,8 @@ export interface RunningCoordinator {
   operatorPort: number;
   engine: RoundEngine;
   store: Store;
+  /** The socket.io transport and its upload endpoint (counters, upload buffer). */
+  transport: SocketAdapter;
   /** Resolves when the engine has run all rounds (or was stopped). */
   done: Promise<void>;
   close(): Promise<void>;
@@ -200,12 +201,15 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
     const allow = new Map(cfg.clients.allow.map((c) => [c.id, fromBase64(c.publicKey, 32, `clients.allow[${c.id}].publicKey`)]));
     if (allow.size === 0) log('warning: clients.allow is empty: no client can connect (fedrec keygen prints a key to register)');
     const verifier = new Ed25519Verifier();
-    // socket.io enforces this before authentication: the largest legal update plus room for the JSON fields
     const proxMu = s.name === 'fedprox' ? (strategy as { proxMu?: number }).proxMu ?? s.proxMu : 0;
     const engineCfg = engineConfig(cfg, spec.size, proxMu);
-    // created detached: it is attached below, to a server that already has the HTTP API (see there)
-    const io = new IoServer({ maxHttpBufferSize: engineCfg.maxUpdateBytes + 64 * 1024, serveClient: false });
-    const adapter = new SocketAdapter(io, new Handshake(allow, verifier), log);
+    const adapter = new SocketAdapter({
+      handshake: new Handshake(allow, verifier),
+      maxMessageBytes: cfg.limits.maxMessageBytes,
+      maxUpdateBytes: engineCfg.maxUpdateBytes,
+      uploadBufferBytes: cfg.limits.uploadBufferBytes,
+      log,
+    });
     const serverEval = cfg.evaluation.serverData ? await serverEvaluator(cfg.evaluation.serverData, itemIds, spec, log) : undefined;
     const privacy = central ? privacyController(cfg, spec.size, store, log) : undefined;
     if (!central) {
@@ -227,17 +231,26 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
     adapter.attach(engine);
     let bytesOut = 0;
     const metrics = createMetrics(engine, adapter, () => bytesOut);
-    const app = createHttpApp({ engine, store, catalog: { items }, redactRounds: central, connected: () => adapter.connected, onBytesOut: (n) => (bytesOut += n), log });
+    const app = createHttpApp({
+      engine,
+      store,
+      catalog: { items },
+      redactRounds: central,
+      connected: () => adapter.connected,
+      onBytesOut: (n) => (bytesOut += n),
+      upload: adapter.uploadHandler(),
+      log,
+    });
     // One server for both, in this order: engine.io's attach() takes over the 'request' listeners already there and
     // hands them every request outside /socket.io/. A listener added after attach() would answer engine.io's own
     // requests too (express: 404), and engine.io's late reply would then throw ERR_HTTP_HEADERS_SENT and kill the process.
     const httpServer: HttpServer = createServer(app);
-    io.attach(httpServer);
+    adapter.listen(httpServer);
     servers.push(httpServer);
     const port = await listen(httpServer, cfg.port, cfg.host);
     const url = `http://${cfg.host}:${port}`;
     const op = cfg.operator;
-    const status = () => ({ ...publicStatus(engine, store, adapter.connected), url, privacy: engine.privacyStatus(), refused: Object.fromEntries(engine.stats.refused) });
+    const status = () => ({ ...publicStatus(engine, store, adapter.connected), url, privacy: engine.privacyStatus(), refused: Object.fromEntries(engine.stats.refused), transport: adapter.status() });
     const operatorServer = createServer(createOperatorApp({ store, metrics, status, token: op.token, log }));
     servers.push(operatorServer);
     const opPort = await listen(operatorServer, operatorPort(cfg), op.host);
@@ -252,11 +265,12 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
       operatorPort: opPort,
       engine,
       store,
+      transport: adapter,
       done,
       async close() {
         engine.stop();
         await done.catch(() => {});
-        io.close();
+        adapter.close();
         await Promise.all(servers.map(closeServer));
         await store.close();
       },

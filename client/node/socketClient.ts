@@ -1,9 +1,11 @@
 // The Node client's socket.io transport: authenticates (signs the server's
 // nonce), runs tasks through ClientCore, reconnects with backoff after a
-// coordinator restart, and downloads model versions over HTTP.
+// coordinator restart, downloads model versions and uploads updates over HTTP
+// (with the upload token each task carries).
 import { io, type Socket } from 'socket.io-client';
 import { PROTOCOL_VERSION, authMessage, parseMessage, sign, toBase64, type Task } from '../../protocol/index.ts';
 import { ClientCore, type ClientIdentity, type DataSource, type TaskReport } from '../core.ts';
+import { uploadUpdate } from './upload.ts';
 
 export interface SocketClientOptions {
   server: string;
@@ -31,6 +33,10 @@ export class SocketClient {
   private readonly socket: Socket;
   private readonly log: (line: string) => void;
   private queue: Promise<void> = Promise.resolve();
+  /** Upload tokens of the tasks received, by round (tasks run one at a time, so this holds one or two). */
+  private readonly uploads = new Map<number, { token: string; deadline: number }>();
+  /** The upload of the task running now. */
+  private upload: Promise<void> | null = null;
   status = { connected: false, tasks: 0, accepted: 0, rejected: 0, lastRejection: '' };
   /** Set by a refusal that reconnecting cannot fix (unregistered key, unsupported protocol). */
   private fatal: string | null = null;
@@ -51,9 +57,13 @@ export class SocketClient {
       identity: o.identity,
       loadData: o.loadData,
       fetchModel: (v) => fetchModel(o.server, v),
-      // Only while authenticated: socket.io would buffer it across a reconnect and
-      // deliver it before hello, which the coordinator refuses (and disconnects).
       send: (kind, msg) => {
+        if (kind === 'update') {
+          this.upload = this.sendUpdate(msg);
+          return;
+        }
+        // Only while authenticated: socket.io would buffer it across a reconnect and
+        // deliver it before hello, which the coordinator refuses (and disconnects).
         if (this.status.connected) this.socket.emit(kind, msg);
         else this.log(`${kind} for a task dropped: not connected (the coordinator may have restarted)`);
       },
@@ -103,6 +113,7 @@ export class SocketClient {
         this.log(`ignoring a malformed task: ${(err as Error).message}`);
         return;
       }
+      if (task.upload) this.uploads.set(task.round, { token: task.upload.token, deadline: task.deadline });
       // one task at a time, in arrival order
       this.queue = this.queue.then(() => this.runTask(task));
     });
@@ -127,11 +138,32 @@ export class SocketClient {
     });
   }
 
+  /** POSTs the update with its task's upload token; the engine's verdict comes back over the socket. */
+  private async sendUpdate(msg: Record<string, unknown>): Promise<void> {
+    const round = msg.round as number;
+    const grant = this.uploads.get(round);
+    this.uploads.delete(round);
+    if (!grant) {
+      this.log(`round ${round}: the task carried no upload token (a coordinator older than this client?): update not sent`);
+      return;
+    }
+    const r = await uploadUpdate(msg as Parameters<typeof uploadUpdate>[0], { server: this.o.server, token: grant.token, deadline: grant.deadline });
+    if (r.ok) return;
+    this.status.rejected++;
+    this.status.lastRejection = `${r.code ?? r.status ?? 'network'}: ${r.message}`;
+    this.log(`round ${round}: upload refused after ${r.attempts} attempt(s): ${r.status ? `HTTP ${r.status} ` : ''}${r.code ? `${r.code}: ` : ''}${r.message}`);
+  }
+
   private async runTask(task: Task): Promise<void> {
-    if (Date.now() > task.deadline) return;
+    if (Date.now() > task.deadline) {
+      this.uploads.delete(task.round);
+      return;
+    }
     try {
       this.status.tasks++;
+      this.upload = null;
       const r = await this.core.handleTask(task);
+      await this.upload;
       this.o.onTaskDone?.(r);
       const what = task.privacy.mode === 'central' && task.privacy.unit === 'user' ? `${r.contributions} users sampled, largest user update norm` : 'update norm';
       this.log(`round ${r.round}: trained in ${r.trainSeconds.toFixed(1)}s, loss ${r.loss.toFixed(4)}, ${what} ${r.norm.toFixed(3)}${r.clipped ? ` (clipped to ${task.privacy.clipNorm})` : ''}`);

@@ -15,6 +15,8 @@ export interface HttpDeps {
   catalog: { items: Array<{ id: string; category?: string; price?: number }> };
   connected: () => number;
   onBytesOut: (n: number) => void;
+  /** POST /api/updates (the socket adapter's upload handler); absent: no uploads over HTTP. */
+  upload?: RequestHandler;
   /** The operator's log: internal errors are written here, never sent to the peer. */
   log?: (line: string) => void;
   /**
@@ -167,6 +169,7 @@ function publicRoutes(app: Express, d: HttpDeps): void {
   app.get('/api/catalog', (_req, res) => {
     res.json({ lineage: d.store.lineage, items: d.catalog.items });
   });
+  if (d.upload) app.post('/api/updates', d.upload);
 }
 
 export interface OperatorDeps {

@@ -1,77 +1,136 @@
 // socket.io adapter: carries protocol messages between sockets and the engine.
 // It authenticates each connection (Handshake) and never lets a peer's
 // message throw into the server: bad messages are refused with a reason.
-import type { Server, Socket } from 'socket.io';
-import { ProtocolError } from '../../protocol/index.ts';
+//
+// Updates do not travel over socket.io: every task it forwards carries an
+// upload token for POST /api/updates (uploads.ts), so every socket.io frame,
+// before and after authentication, is capped at limits.maxMessageBytes
+// (hello, auth and evaluation reports are small; tasks flow the other way).
+import type { Server as HttpServer } from 'node:http';
+import { Server, type Socket } from 'socket.io';
+import { ProtocolError, maxEnvelopeBytes, type Task } from '../../protocol/index.ts';
 import type { RoundEngine, EngineTransport } from '../engine/index.ts';
 import { Handshake, type PendingAuth } from './handshake.ts';
 import { LogThrottle } from './logThrottle.ts';
+import { ByteBudget, UploadGrants, uploadHandler, type UploadStats } from './uploads.ts';
+import { WorkQueue } from './workQueue.ts';
+import type { RequestHandler } from 'express';
 
 export interface SocketStats {
   connects: number;
+  /** Connections refused at authentication, by reason. */
   authFailures: Map<string, number>;
-  bytesOut: number;
+  /** Socket messages refused by the transport itself (not the engine), by reason. */
+  messagesRefused: Map<string, number>;
 }
 
-/**
- * Validating a large update is synchronous work (hash, signature, decode, fold:
- * ~15-20 ms per 1M values). Uploads that finish together would run back to
- * back and stall the event loop for seconds, long enough for socket.io
- * heartbeats to fail and clients to be dropped (bench:coordinator, 1000 x 1M).
- * Updates therefore wait in a queue and are handled one per macrotask.
- */
-export class WorkQueue {
-  private readonly items: Array<() => void> = [];
-  private scheduled = false;
+export interface SocketAdapterOptions {
+  handshake: Handshake;
+  /** Largest socket.io message, for everyone (socket.io's maxHttpBufferSize). */
+  maxMessageBytes: number;
+  /** Largest update payload (the engine's limit): uploads may be that plus the envelope's header. */
+  maxUpdateBytes: number;
+  /** Upload bodies held in memory at once, in bytes. */
+  uploadBufferBytes: number;
+  log?: (line: string) => void;
+}
 
-  push(job: () => void): void {
-    this.items.push(job);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.runOne());
-    }
-  }
-
-  get length(): number {
-    return this.items.length;
-  }
-
-  private runOne(): void {
-    const job = this.items.shift();
-    job?.();
-    if (this.items.length > 0) setImmediate(() => this.runOne());
-    else this.scheduled = false;
-  }
+/** The round a raw message names, echoed in a refusal (0 when it names none). */
+function roundNamed(raw: unknown): number {
+  const v = typeof raw === 'object' && raw !== null ? (raw as { round?: unknown }).round : undefined;
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : 0;
 }
 
 export class SocketAdapter implements EngineTransport {
   private readonly sockets = new Map<string, Socket>();
-  private readonly work = new WorkQueue();
-  readonly stats: SocketStats = { connects: 0, authFailures: new Map(), bytesOut: 0 };
+  readonly work = new WorkQueue();
+  readonly stats: SocketStats = { connects: 0, authFailures: new Map(), messagesRefused: new Map() };
+  readonly uploads = new UploadGrants();
+  readonly uploadBuffer: ByteBudget;
+  readonly uploadStats: UploadStats = { queued: 0, bytes: 0, refused: new Map() };
+  private io: Server | null = null;
   private engine: RoundEngine | null = null;
+  private readonly log: (line: string) => void;
   /** Refusals, with what only the operator may know (e.g. which half of an unregistered identity was wrong). */
   private readonly refusalLog: LogThrottle;
 
-  constructor(
-    private readonly io: Server,
-    private readonly handshake: Handshake,
-    private readonly log: (line: string) => void = () => {},
-  ) {
-    this.refusalLog = new LogThrottle(log);
-    io.on('connection', (socket) => this.onConnection(socket));
+  constructor(private readonly o: SocketAdapterOptions) {
+    this.log = o.log ?? (() => {});
+    this.refusalLog = new LogThrottle(this.log);
+    this.uploadBuffer = new ByteBudget(Math.max(o.uploadBufferBytes, maxEnvelopeBytes(o.maxUpdateBytes)));
   }
 
+  /** Round closed: its upload tokens die; once the engine stops, all of them. */
   attach(engine: RoundEngine): void {
     this.engine = engine;
+    engine.on('round', (rec: { round: number }) => this.uploads.closeRound(rec.round));
+    engine.on('stopped', () => this.uploads.closeRound(engine.round));
+  }
+
+  /**
+   * Attaches socket.io to `server`, which must already carry the HTTP API:
+   * engine.io takes over the request listeners present now and hands them
+   * every request outside /socket.io/.
+   */
+  listen(server: HttpServer): Server {
+    const io = new Server({ serveClient: false, maxHttpBufferSize: this.o.maxMessageBytes });
+    io.on('connection', (socket) => this.onConnection(socket));
+    io.attach(server);
+    this.io = io;
+    return io;
+  }
+
+  close(): void {
+    this.io?.close();
+  }
+
+  /** POST /api/updates: uploads with the tokens of the tasks this adapter forwarded. */
+  uploadHandler(): RequestHandler {
+    return uploadHandler({
+      grants: this.uploads,
+      budget: this.uploadBuffer,
+      maxBodyBytes: maxEnvelopeBytes(this.o.maxUpdateBytes),
+      deliver: (clientId, update, done) =>
+        this.work.push(() => {
+          try {
+            this.engine!.receiveUpdate(clientId, update);
+          } finally {
+            done();
+          }
+        }),
+      stats: this.uploadStats,
+    });
   }
 
   get connected(): number {
     return this.sockets.size;
   }
 
+  /** For the operator's status: sessions, uploads and the engine's queue. */
+  status(): Record<string, unknown> {
+    const b = this.uploadBuffer;
+    return {
+      authenticated: this.sockets.size,
+      connects: this.stats.connects,
+      workQueue: this.work.length,
+      uploads: { tokens: this.uploads.size, queued: this.uploadStats.queued, bufferBytes: b.used, bufferPeakBytes: b.peak, bufferLimitBytes: b.limit, waiting: b.waiting },
+      refused: {
+        auth: Object.fromEntries(this.stats.authFailures),
+        message: Object.fromEntries(this.stats.messagesRefused),
+        upload: Object.fromEntries(this.uploadStats.refused),
+      },
+      limits: { maxMessageBytes: this.o.maxMessageBytes },
+    };
+  }
+
   send(clientId: string, kind: string, msg: unknown): boolean {
     const s = this.sockets.get(clientId);
     if (!s) return false;
+    // the upload capability is the transport's: the engine's task does not know it
+    if (kind === 'task') {
+      const t = msg as Task;
+      msg = { ...t, upload: { token: this.uploads.issue(clientId, t.round, t.deadline) } };
+    }
     s.emit(kind, msg);
     return true;
   }
@@ -83,6 +142,10 @@ export class SocketAdapter implements EngineTransport {
     this.refusalLog.line(`refused a connection from ${socket.handshake.address}: ${pe.code}: ${pe.message}${detail}`);
     socket.emit('refusal', { code: pe.code, message: pe.message.slice(0, 500) });
     socket.disconnect(true);
+  }
+
+  private countRefusedMessage(code: string): void {
+    this.stats.messagesRefused.set(code, (this.stats.messagesRefused.get(code) ?? 0) + 1);
   }
 
   private onConnection(socket: Socket): void {
@@ -98,7 +161,7 @@ export class SocketAdapter implements EngineTransport {
       if (helloSeen) return this.refuse(socket, secondHandshake());
       helloSeen = true;
       try {
-        const { pending: p, challenge } = this.handshake.begin(raw);
+        const { pending: p, challenge } = this.o.handshake.begin(raw);
         pending = p;
         socket.emit('challenge', challenge);
       } catch (err) {
@@ -108,7 +171,7 @@ export class SocketAdapter implements EngineTransport {
     socket.on('auth', (raw: unknown) => {
       if (clientId) return this.refuse(socket, secondHandshake());
       try {
-        const id = this.handshake.finish(pending, raw);
+        const id = this.o.handshake.finish(pending, raw);
         pending = undefined;
         const previous = this.sockets.get(id);
         if (previous && previous !== socket) previous.disconnect(true); // a reconnect replaces the old session
@@ -123,10 +186,20 @@ export class SocketAdapter implements EngineTransport {
       }
     });
     const authed = (fn: (id: string, raw: unknown) => void) => (raw: unknown) => {
-      if (!clientId) return this.refuse(socket, new ProtocolError('not-authenticated', 'authenticate before sending updates'));
+      if (!clientId) return this.refuse(socket, new ProtocolError('not-authenticated', 'authenticate before sending updates or reports'));
       fn(clientId, raw);
     };
-    socket.on('update', authed((id, raw) => this.work.push(() => this.engine!.receiveUpdate(id, raw))));
+    socket.on(
+      'update',
+      authed((_id, raw) => {
+        this.countRefusedMessage('wrong-channel');
+        socket.emit('updateRejected', {
+          round: roundNamed(raw),
+          code: 'wrong-channel',
+          message: `updates are not taken over socket.io (its messages are capped at ${this.o.maxMessageBytes} bytes): POST the update envelope to /api/updates with authorization: Bearer <the upload token of your task>`,
+        });
+      }),
+    );
     socket.on('evalReport', authed((id, raw) => this.work.push(() => this.engine!.receiveEvalReport(id, raw))));
     socket.on('disconnect', () => {
       if (clientId && this.sockets.get(clientId) === socket) {

@@ -11,7 +11,19 @@ import { loadLocalData } from '../../client/node/data.ts';
 import { SocketClient } from '../../client/node/socketClient.ts';
 import type { TaskReport } from '../../client/core.ts';
 import { io as ioClient, type Socket as ClientSocket } from 'socket.io-client';
-import { PROTOCOL_VERSION, authMessage, encode, generateIdentity, identityToJSON, sha512, sign, toBase64, updateSigningBytes } from '../../protocol/index.ts';
+import {
+  PROTOCOL_VERSION,
+  authMessage,
+  encode,
+  encodeUpdateEnvelope,
+  generateIdentity,
+  identityToJSON,
+  sha512,
+  sign,
+  toBase64,
+  updateSigningBytes,
+  type UpdateEnvelopeFields,
+} from '../../protocol/index.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const FEDREC_BIN = join(ROOT, 'bin/fedrec.mjs');
@@ -323,9 +335,34 @@ export class RawPeer {
     return await this.next('welcome');
   }
 
+  /**
+   * Uploads `update` (an update message, or raw body bytes) with the upload token of `task` and waits for the
+   * engine's verdict over the socket: 'ACCEPTED' or the refusal's code. An upload the HTTP layer refuses returns
+   * `http <status> <code>`.
+   */
+  async submit(url: string, task: { upload: { token: string } }, update: Record<string, unknown> | Uint8Array): Promise<string> {
+    const from = this.events.length;
+    const r = await postUpdate(url, task.upload.token, update);
+    if (r.status !== 202) return `http ${r.status} ${r.body.code}`;
+    const ev = await Promise.race([this.next('updateRejected', { from }), this.next('updateAck', { from }).then(() => ({ code: 'ACCEPTED' }))]);
+    return ev.code as string;
+  }
+
   close(): void {
     this.socket.disconnect();
   }
+}
+
+/** POST /api/updates with `token` (as a bearer token, unless `headers` say otherwise); the body is `update` as an envelope, or raw bytes. */
+export async function postUpdate(
+  url: string,
+  token: string,
+  update: Record<string, unknown> | Uint8Array,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: { error?: string; code?: string; queued?: boolean; round?: number }; headers: Headers }> {
+  const body = update instanceof Uint8Array ? update : encodeUpdateEnvelope(update as UpdateEnvelopeFields & { payload: Uint8Array });
+  const res = await fetch(`${url}/api/updates`, { method: 'POST', headers: { authorization: `Bearer ${token}`, ...headers }, body: body as Uint8Array<ArrayBuffer> });
+  return { status: res.status, body: (await res.json().catch(() => ({}))) as never, headers: res.headers };
 }
 
 /** A correctly signed update message for `task` carrying `values` (f32). */

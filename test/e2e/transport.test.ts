@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseCoordinatorConfig } from '../../coordinator/config.ts';
 import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
-import { authMessage, sign, toBase64 } from '../../protocol/index.ts';
+import { authMessage, encodeUpdateEnvelope, sign, toBase64 } from '../../protocol/index.ts';
 import { initBackend, readCheckpoint } from '../../recommender/index.ts';
 import {
   RawPeer,
   getBytes,
   getJson,
+  postUpdate,
   killChildren,
   makeConfig,
   makeIdentity,
@@ -90,8 +91,7 @@ describe('one server for the HTTP API and socket.io', () => {
     clients.push(startClient(url, merchant, data, 'm1'));
     const task = await p.next('task', { timeoutMs: 20_000 });
     const size = readCheckpoint((await getBytes(`${url}/api/models/${task.modelVersion}`)).bytes).weights.length;
-    p.emit('update', signedUpdate(poller, task, new Float32Array(size)));
-    expect(await p.next('updateAck')).toMatchObject({ round: 1, accepted: true });
+    expect(await p.submit(url, task, signedUpdate(poller, task, new Float32Array(size)))).toBe('ACCEPTED');
     await waitFor(() => /finished: model version 1/.test(coordinator.stderr()), 30_000, 'the round to commit', coordinator.stderr);
     const rounds = await getJson(`${url}/api/rounds`);
     expect(rounds.body[0].participants.map((x: { clientId: string }) => x.clientId).sort()).toEqual(['m1', 'p0']);
@@ -203,5 +203,107 @@ describe('the operator listener', () => {
     expect((await getJson(`${c.operatorUrl}/healthz`)).status).toBe(200);
     // the public port does not take the token as a way in
     expect((await fetch(`${c.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+  });
+});
+
+describe('update uploads over HTTP', () => {
+  const data = 'synthetic:users=60,items=100';
+  const ids = ['u0', 'u1'].map(makeIdentity);
+  const [u0, u1] = ids;
+
+  /** A coordinator in round 1 with two hand-driven clients holding their tasks (and upload tokens). */
+  async function inRound(limits: Record<string, unknown> = {}) {
+    const cfg = makeConfig({ dataDir: join(tempDir(), 'data'), data, clients: ids, model: { name: 'mf', dim: 4 }, evaluate: false, rounds: { total: 1, clientsPerRound: 2, minClients: 2, quorum: 2, deadlineSeconds: 30 } });
+    const c = await start({ ...cfg, limits });
+    const [p0, p1] = [peer(c.url), peer(c.url)];
+    await p0.connect();
+    await p0.authenticate(u0);
+    await p1.connect();
+    await p1.authenticate(u1);
+    const [t0, t1] = await Promise.all([p0.next('task'), p1.next('task')]);
+    const size = readCheckpoint((await getBytes(`${c.url}/api/models/0`)).bytes).weights.length;
+    const { host } = new URL(c.url);
+    const post = (headers: string, body = '') => `POST /api/updates HTTP/1.1\r\nHost: ${host}\r\n${headers}\r\n${body}`;
+    return { c, p0, p1, t0, t1, size, post };
+  }
+
+  it('checks the token before reading the body: an unknown or missing token gets a JSON 401 and the connection closes, the body unread', async () => {
+    const { c, post } = await inRound();
+    const body = 'x'.repeat(100);
+    // 100 of the 1,000,000 bytes announced are sent; the answer comes anyway, and the server hangs up
+    const unknown = await rawHttp(c.url, post(`Authorization: Bearer ${toBase64(new Uint8Array(32).fill(9))}\r\nContent-Length: 1000000\r\n`, body), { end: false, waitMs: 4000 });
+    expect(unknown.text).toMatch(/^HTTP\/1\.1 401 /);
+    expect(unknown.text).toMatch(/connection: close/i);
+    expect(JSON.parse(unknown.text.slice(unknown.text.indexOf('\r\n\r\n') + 4))).toMatchObject({ code: 'not-authenticated', error: expect.stringMatching(/unknown upload token/) });
+    expect(unknown.closed).toBe(true);
+    const missing = await rawHttp(c.url, post('Content-Length: 1000000\r\n', body), { end: false, waitMs: 4000 });
+    expect(missing.text).toMatch(/^HTTP\/1\.1 401 /);
+    expect(missing.text).toMatch(/"code":"not-authenticated"/);
+    expect(missing.closed).toBe(true);
+    const stats = (await getJson(`${c.operatorUrl}/api/status`)).body.transport;
+    expect(stats.refused.upload).toEqual({ 'not-authenticated': 2 });
+    expect(stats.uploads.queued).toBe(0);
+  });
+
+  it('needs a content-length no larger than the largest update envelope (411, 413: the body unread), and refuses a malformed envelope with a 400 that says why', async () => {
+    const { c, p0, p1, t0, t1, size, post } = await inRound();
+    const auth = `Authorization: Bearer ${t0.upload.token}\r\n`;
+    const chunked = await rawHttp(c.url, post(`${auth}Transfer-Encoding: chunked\r\n`, '5\r\nhello\r\n'), { end: false, waitMs: 4000 });
+    expect(chunked.text).toMatch(/^HTTP\/1\.1 411 /);
+    expect(chunked.text).toMatch(/content-length/);
+    const huge = await rawHttp(c.url, post(`${auth}Content-Length: 999999999\r\n`, 'x'.repeat(100)), { end: false, waitMs: 4000 });
+    expect(huge.text).toMatch(/^HTTP\/1\.1 413 /);
+    expect(huge.text).toMatch(/largest update envelope.*"code":"too-large"/);
+    expect(huge.closed).toBe(true);
+    // refused headers count no attempt; a body that was read does
+    const bad = await postUpdate(c.url, t0.upload.token, new Uint8Array([200, 0, 0, 0, 1, 2]));
+    expect(bad.status).toBe(400);
+    expect(bad.body).toMatchObject({ code: 'schema', error: expect.stringMatching(/^update envelope: the header length is 200 bytes but only 2 follow/) });
+    expect(await p0.submit(c.url, t0, signedUpdate(u0, t0, new Float32Array(size)))).toBe('ACCEPTED');
+    // the verdict comes over the socket; the HTTP answer only says queued
+    const queued = await postUpdate(c.url, t1.upload.token, signedUpdate(u1, t1, new Float32Array(size)));
+    expect(queued).toMatchObject({ status: 202, body: { queued: true, round: 1 } });
+    expect((await p1.next('updateAck')).round).toBe(1);
+    await waitFor(() => c.store.record(1)?.outcome === 'committed', 10_000, 'round 1 to commit');
+  });
+
+  it('refuses a token for another client\'s update: the engine checks the signature against the client the token was issued to', async () => {
+    const { c, p0, t0, size } = await inRound();
+    // u1's correctly signed update uploaded with u0's token: the session is u0's
+    expect(await p0.submit(c.url, t0, signedUpdate(u1, t0, new Float32Array(size)))).toBe('auth-failed');
+  });
+
+  it('holds an upload unread while the upload buffer is full, and reads it once there is room', async () => {
+    // the smallest buffer: one largest envelope
+    const { c, p1, t0, t1, size, post } = await inRound({ uploadBufferBytes: 1 });
+    const limit = (await getJson(`${c.operatorUrl}/api/status`)).body.transport.uploads.bufferLimitBytes as number;
+    // u0 announces the largest body and sends one byte of it: its reservation fills the buffer
+    const slow = rawHttp(c.url, post(`Authorization: Bearer ${t0.upload.token}\r\nContent-Length: ${limit}\r\n`, 'x'), { end: false, waitMs: 1500 });
+    await waitFor(async () => (await getJson(`${c.operatorUrl}/api/status`)).body.transport.uploads.bufferBytes === limit, 5000, 'the first upload to be reading');
+    let answered = false;
+    const waiting = postUpdate(c.url, t1.upload.token, signedUpdate(u1, t1, new Float32Array(size))).then((r) => ((answered = true), r));
+    await waitFor(async () => (await getJson(`${c.operatorUrl}/api/status`)).body.transport.uploads.waiting === 1, 5000, 'the second upload to wait');
+    expect(answered).toBe(false);
+    // the first sender gives up (its connection closes): the second is read and queued
+    await slow;
+    expect((await waiting).status).toBe(202);
+    expect((await p1.next('updateAck')).round).toBe(1);
+    const st = (await getJson(`${c.operatorUrl}/api/status`)).body.transport.uploads;
+    expect(st).toMatchObject({ bufferBytes: 0, waiting: 0, bufferPeakBytes: limit });
+  });
+
+  it('caps every socket.io message, before authentication too, at limits.maxMessageBytes', async () => {
+    const c = await start(makeConfig({ dataDir: join(tempDir(), 'data'), data, clients: ids, model: { name: 'mf', dim: 4 }, evaluate: false, rounds: { total: 1, minClients: 2 } }));
+    const p = peer(c.url);
+    await p.connect();
+    // a well-formed hello padded past 16 KiB with a field the schema would strip: never parsed, the connection closes
+    p.emit('hello', { protocolVersion: 1, clientId: u0.id, publicKey: toBase64(u0.publicKey), kind: 'merchant', padding: 'x'.repeat(40 * 1024) });
+    await p.next('disconnect', { timeoutMs: 5000 });
+    expect(p.events.map((e) => e.kind)).toEqual(['disconnect']);
+    // the coordinator carries on, and an ordinary client still authenticates
+    const q = peer(c.url);
+    await q.connect();
+    await q.authenticate(u0);
+    expect((await getJson(`${c.url}/healthz`)).status).toBe(200);
   });
 });
