@@ -152,6 +152,18 @@ export const coordinatorConfigSchema = z
          * never less than one largest upload.
          */
         uploadBufferBytes: positiveInt.default(256 * 1024 * 1024),
+        /** Seconds a connection has to authenticate (hello, then the signed challenge) before it is told why and closed. */
+        handshakeTimeoutSeconds: positive.max(600, 'must be at most 600').default(10),
+        /** socket.io connections open at once, authenticated or not; more are refused (too-many-connections). */
+        maxConnections: positiveInt.default(10_000),
+        /**
+         * socket.io connections open at once from one remote address. Many
+         * browsers can share one address behind a NAT; behind a reverse proxy
+         * every connection comes from the proxy, so raise it to maxConnections.
+         */
+        maxConnectionsPerAddress: positiveInt.default(256),
+        /** socket.io messages one connection may send per second, after a burst of 20; more are refused and counted. */
+        messagesPerSecond: positive.default(5),
       })
       .strict()
       .prefault({}),

@@ -14,6 +14,7 @@ import { createStrategy } from './strategies/index.ts';
 import { createHttpApp, createOperatorApp, publicStatus } from './server/http.ts';
 import { createMetrics } from './server/metrics.ts';
 import { Handshake } from './server/handshake.ts';
+import type { TransportLimits } from './server/limits.ts';
 import { SocketAdapter } from './server/socketAdapter.ts';
 
 export interface CatalogItem {
@@ -115,6 +116,23 @@ function engineConfig(cfg: CoordinatorConfig, size: number, proxMu: number): Eng
   };
 }
 
+/** What one peer may hold or send on the socket transport (limits.* of the config, and fixed allowances). */
+function transportLimits(cfg: CoordinatorConfig): TransportLimits {
+  const l = cfg.limits;
+  return {
+    maxMessageBytes: l.maxMessageBytes,
+    handshakeTimeoutMs: l.handshakeTimeoutSeconds * 1000,
+    maxConnections: l.maxConnections,
+    maxConnectionsPerAddress: l.maxConnectionsPerAddress,
+    messagesPerSecond: l.messagesPerSecond,
+    messageBurst: 20,
+    // a client sends one evaluation report per round: two waiting is already unusual
+    maxPendingReports: 2,
+    maxRefusedMessages: 100,
+    uploadBufferBytes: l.uploadBufferBytes,
+  };
+}
+
 /** Central DP cannot start over model versions that were published without it. */
 function refuseUnprotectedHistory(cfg: CoordinatorConfig, store: Store): void {
   const unprotected = store.records().filter((x) => x.outcome === 'committed' && x.privacy?.charged !== true);
@@ -203,13 +221,7 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
     const verifier = new Ed25519Verifier();
     const proxMu = s.name === 'fedprox' ? (strategy as { proxMu?: number }).proxMu ?? s.proxMu : 0;
     const engineCfg = engineConfig(cfg, spec.size, proxMu);
-    const adapter = new SocketAdapter({
-      handshake: new Handshake(allow, verifier),
-      maxMessageBytes: cfg.limits.maxMessageBytes,
-      maxUpdateBytes: engineCfg.maxUpdateBytes,
-      uploadBufferBytes: cfg.limits.uploadBufferBytes,
-      log,
-    });
+    const adapter = new SocketAdapter({ handshake: new Handshake(allow, verifier), limits: transportLimits(cfg), maxUpdateBytes: engineCfg.maxUpdateBytes, log });
     const serverEval = cfg.evaluation.serverData ? await serverEvaluator(cfg.evaluation.serverData, itemIds, spec, log) : undefined;
     const privacy = central ? privacyController(cfg, spec.size, store, log) : undefined;
     if (!central) {

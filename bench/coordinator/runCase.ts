@@ -134,6 +134,8 @@ async function runCase(c: CaseConfig): Promise<CaseResult> {
     codec: 'f32',
     clients: { allow: allowList(ids) },
     evaluation: { federated: false },
+    // every virtual client connects from 127.0.0.1: room for all of them on one address
+    limits: { maxConnections: c.clients + 100, maxConnectionsPerAddress: c.clients + 100 },
   });
   const log = c.verbose ? (l: string) => (/^client /.test(l) ? undefined : console.error(`[coordinator] ${l}`)) : () => {};
 

@@ -5,7 +5,7 @@ import { REASON_CODES } from '../../protocol/index.ts';
 import type { RoundEngine } from '../engine/index.ts';
 import type { SocketAdapter } from './socketAdapter.ts';
 
-type Transport = Pick<SocketAdapter, 'connected' | 'stats' | 'uploadStats' | 'uploadBuffer' | 'work'>;
+type Transport = Pick<SocketAdapter, 'connected' | 'connections' | 'stats' | 'uploadStats' | 'uploadBuffer' | 'work'>;
 
 export function createMetrics(engine: RoundEngine, sockets: Transport, bytesOut: () => number): Registry {
   const registry = new Registry();
@@ -13,6 +13,7 @@ export function createMetrics(engine: RoundEngine, sockets: Transport, bytesOut:
   new Gauge({ name: 'fedrec_round', help: 'Current round number', registers: [registry], collect() { this.set(engine.round); } });
   new Gauge({ name: 'fedrec_model_version', help: 'Latest committed model version', registers: [registry], collect() { this.set(engine.modelVersion); } });
   new Gauge({ name: 'fedrec_clients_connected', help: 'Authenticated clients connected', registers: [registry], collect() { this.set(sockets.connected); } });
+  new Gauge({ name: 'fedrec_connections_open', help: 'socket.io connections open, authenticated or not', registers: [registry], collect() { this.set(sockets.connections.total); } });
   new Counter({ name: 'fedrec_rounds_total', help: 'Rounds closed, by outcome', labelNames: ['outcome'], registers: [registry], collect() {
     this.reset();
     this.inc({ outcome: 'committed' }, s.committed);
@@ -29,6 +30,7 @@ export function createMetrics(engine: RoundEngine, sockets: Transport, bytesOut:
   } });
   new Counter({ name: 'fedrec_transport_refused_total', help: 'Socket messages and uploads refused by the transport (before the engine), by channel and reason', labelNames: ['channel', 'reason'], registers: [registry], collect() {
     this.reset();
+    for (const [code, n] of sockets.stats.connectionsRefused) this.inc({ channel: 'connection', reason: code }, n);
     for (const [code, n] of sockets.stats.messagesRefused) this.inc({ channel: 'message', reason: code }, n);
     for (const [code, n] of sockets.uploadStats.refused) this.inc({ channel: 'upload', reason: code }, n);
   } });

@@ -6,11 +6,19 @@
 // upload token for POST /api/updates (uploads.ts), so every socket.io frame,
 // before and after authentication, is capped at limits.maxMessageBytes
 // (hello, auth and evaluation reports are small; tasks flow the other way).
-import type { Server as HttpServer } from 'node:http';
+//
+// What one peer may hold (limits.ts): connections are capped in total and per
+// remote address before engine.io's handshake; a connection must authenticate
+// within the handshake timeout; each connection's messages pass a token
+// bucket, and at most a few of its evaluation reports wait for the engine.
+// So the work queue holds at most a few reports per client plus one upload
+// per upload token: a flooding client cannot build a backlog the round waits on.
+import type { IncomingMessage, Server as HttpServer } from 'node:http';
 import { Server, type Socket } from 'socket.io';
 import { ProtocolError, maxEnvelopeBytes, type Task } from '../../protocol/index.ts';
 import type { RoundEngine, EngineTransport } from '../engine/index.ts';
 import { Handshake, type PendingAuth } from './handshake.ts';
+import { ConnectionCounts, TokenBucket, addressOf, type TransportLimits } from './limits.ts';
 import { LogThrottle } from './logThrottle.ts';
 import { ByteBudget, UploadGrants, uploadHandler, type UploadStats } from './uploads.ts';
 import { WorkQueue } from './workQueue.ts';
@@ -22,18 +30,19 @@ export interface SocketStats {
   authFailures: Map<string, number>;
   /** Socket messages refused by the transport itself (not the engine), by reason. */
   messagesRefused: Map<string, number>;
+  /** Connections refused before engine.io's handshake, by reason. */
+  connectionsRefused: Map<string, number>;
 }
 
 export interface SocketAdapterOptions {
   handshake: Handshake;
-  /** Largest socket.io message, for everyone (socket.io's maxHttpBufferSize). */
-  maxMessageBytes: number;
+  limits: TransportLimits;
   /** Largest update payload (the engine's limit): uploads may be that plus the envelope's header. */
   maxUpdateBytes: number;
-  /** Upload bodies held in memory at once, in bytes. */
-  uploadBufferBytes: number;
   log?: (line: string) => void;
 }
+
+const count = (m: Map<string, number>, code: string) => m.set(code, (m.get(code) ?? 0) + 1);
 
 /** The round a raw message names, echoed in a refusal (0 when it names none). */
 function roundNamed(raw: unknown): number {
@@ -44,7 +53,9 @@ function roundNamed(raw: unknown): number {
 export class SocketAdapter implements EngineTransport {
   private readonly sockets = new Map<string, Socket>();
   readonly work = new WorkQueue();
-  readonly stats: SocketStats = { connects: 0, authFailures: new Map(), messagesRefused: new Map() };
+  readonly stats: SocketStats = { connects: 0, authFailures: new Map(), messagesRefused: new Map(), connectionsRefused: new Map() };
+  /** Open engine.io connections (what the caps count), authenticated or not. */
+  readonly connections: ConnectionCounts;
   readonly uploads = new UploadGrants();
   readonly uploadBuffer: ByteBudget;
   readonly uploadStats: UploadStats = { queued: 0, bytes: 0, refused: new Map() };
@@ -57,7 +68,8 @@ export class SocketAdapter implements EngineTransport {
   constructor(private readonly o: SocketAdapterOptions) {
     this.log = o.log ?? (() => {});
     this.refusalLog = new LogThrottle(this.log);
-    this.uploadBuffer = new ByteBudget(Math.max(o.uploadBufferBytes, maxEnvelopeBytes(o.maxUpdateBytes)));
+    this.uploadBuffer = new ByteBudget(Math.max(o.limits.uploadBufferBytes, maxEnvelopeBytes(o.maxUpdateBytes)));
+    this.connections = new ConnectionCounts(o.limits.maxConnections, o.limits.maxConnectionsPerAddress);
   }
 
   /** Round closed: its upload tokens die; once the engine stops, all of them. */
@@ -73,9 +85,30 @@ export class SocketAdapter implements EngineTransport {
    * every request outside /socket.io/.
    */
   listen(server: HttpServer): Server {
-    const io = new Server({ serveClient: false, maxHttpBufferSize: this.o.maxMessageBytes });
+    const L = this.o.limits;
+    const io = new Server({
+      serveClient: false,
+      maxHttpBufferSize: L.maxMessageBytes,
+      // an engine.io connection that never opens a socket.io session is closed after the same timeout
+      connectTimeout: L.handshakeTimeoutMs,
+      // engine.io asks before each new connection (not for the later requests of one): the caps apply here,
+      // before any state is made for it; the refusal is an HTTP 403 (polling) or 400 (websocket) naming the cap
+      allowRequest: (req, answer) => {
+        const address = addressOf(req);
+        const why = this.connections.refusal(address);
+        if (!why) return answer(null, true);
+        count(this.stats.connectionsRefused, 'too-many-connections');
+        this.refusalLog.line(`refused a connection from ${address}: too-many-connections: ${why}`);
+        answer(`too-many-connections: ${why}`, false);
+      },
+    });
     io.on('connection', (socket) => this.onConnection(socket));
     io.attach(server);
+    io.engine.on('connection', (conn: { request: IncomingMessage; once(event: 'close', f: () => void): void }) => {
+      const address = addressOf(conn.request);
+      this.connections.add(address);
+      conn.once('close', () => this.connections.remove(address));
+    });
     this.io = io;
     return io;
   }
@@ -109,17 +142,26 @@ export class SocketAdapter implements EngineTransport {
   /** For the operator's status: sessions, uploads and the engine's queue. */
   status(): Record<string, unknown> {
     const b = this.uploadBuffer;
+    const L = this.o.limits;
     return {
-      authenticated: this.sockets.size,
-      connects: this.stats.connects,
+      connections: { open: this.connections.total, addresses: this.connections.addresses, authenticated: this.sockets.size, connects: this.stats.connects },
       workQueue: this.work.length,
       uploads: { tokens: this.uploads.size, queued: this.uploadStats.queued, bufferBytes: b.used, bufferPeakBytes: b.peak, bufferLimitBytes: b.limit, waiting: b.waiting },
       refused: {
+        connection: Object.fromEntries(this.stats.connectionsRefused),
         auth: Object.fromEntries(this.stats.authFailures),
         message: Object.fromEntries(this.stats.messagesRefused),
         upload: Object.fromEntries(this.uploadStats.refused),
       },
-      limits: { maxMessageBytes: this.o.maxMessageBytes },
+      limits: {
+        maxMessageBytes: L.maxMessageBytes,
+        handshakeTimeoutMs: L.handshakeTimeoutMs,
+        maxConnections: L.maxConnections,
+        maxConnectionsPerAddress: L.maxConnectionsPerAddress,
+        messagesPerSecond: L.messagesPerSecond,
+        messageBurst: L.messageBurst,
+        maxPendingReports: L.maxPendingReports,
+      },
     };
   }
 
@@ -135,24 +177,49 @@ export class SocketAdapter implements EngineTransport {
     return true;
   }
 
-  private refuse(socket: Socket, err: unknown): void {
+  /** Tells the peer why and closes the connection; counted as an authentication failure unless `counted` already. */
+  private refuse(socket: Socket, err: unknown, counted = false): void {
     const pe = err instanceof ProtocolError ? err : new ProtocolError('internal', (err as Error).message);
-    this.stats.authFailures.set(pe.code, (this.stats.authFailures.get(pe.code) ?? 0) + 1);
+    if (!counted) count(this.stats.authFailures, pe.code);
     const detail = typeof pe.detail === 'string' ? ` (${pe.detail})` : '';
     this.refusalLog.line(`refused a connection from ${socket.handshake.address}: ${pe.code}: ${pe.message}${detail}`);
     socket.emit('refusal', { code: pe.code, message: pe.message.slice(0, 500) });
     socket.disconnect(true);
   }
 
-  private countRefusedMessage(code: string): void {
-    this.stats.messagesRefused.set(code, (this.stats.messagesRefused.get(code) ?? 0) + 1);
-  }
-
   private onConnection(socket: Socket): void {
     this.stats.connects++;
+    const L = this.o.limits;
     let pending: PendingAuth | undefined;
     let clientId: string | null = null;
     let helloSeen = false;
+    const timeout = setTimeout(() => {
+      if (!clientId) this.refuse(socket, new ProtocolError('handshake-timeout', `authenticate within ${L.handshakeTimeoutMs / 1000} s of connecting: say hello, then sign the challenge`));
+    }, L.handshakeTimeoutMs);
+    // Every incoming message first passes the connection's token bucket; a refused one is dropped, counted, and
+    // announced at most once a second; a connection that keeps going is closed.
+    const bucket = new TokenBucket(L.messagesPerSecond, L.messageBurst);
+    let refused = 0;
+    let noticeAt = -Infinity;
+    const drop = (why: string) => {
+      count(this.stats.messagesRefused, 'rate-limited');
+      refused++;
+      if (refused >= L.maxRefusedMessages) {
+        return this.refuse(socket, new ProtocolError('rate-limited', `closed after ${refused} refused messages; the last: ${why}`), true);
+      }
+      const now = Date.now();
+      if (now - noticeAt < 1000) return;
+      noticeAt = now;
+      socket.emit('refusal', { code: 'rate-limited', message: `message dropped: ${why}` });
+    };
+    socket.use(([event], next) => {
+      // before authentication only the handshake's two messages are taken
+      if (!clientId && event !== 'hello' && event !== 'auth') {
+        return this.refuse(socket, new ProtocolError('not-authenticated', `authenticate before sending ${JSON.stringify(String(event).slice(0, 64))}`));
+      }
+      if (bucket.take()) return next();
+      drop(`more than ${L.messagesPerSecond} messages per second (after a burst of ${L.messageBurst})`);
+    });
     // One connection is one session: a second hello (or an auth once authenticated) would let one socket hold two
     // ids, and the first would stay joined in the engine after the socket closed, selected in every later round.
     const secondHandshake = () =>
@@ -176,6 +243,7 @@ export class SocketAdapter implements EngineTransport {
         const previous = this.sockets.get(id);
         if (previous && previous !== socket) previous.disconnect(true); // a reconnect replaces the old session
         clientId = id;
+        clearTimeout(timeout);
         this.sockets.set(id, socket);
         const e = this.engine!;
         socket.emit('welcome', { clientId: id, round: e.round, state: e.state === 'stopped' ? 'committed' : e.state, modelVersion: e.modelVersion, catalogId: e.lineage });
@@ -185,23 +253,27 @@ export class SocketAdapter implements EngineTransport {
         this.refuse(socket, err);
       }
     });
-    const authed = (fn: (id: string, raw: unknown) => void) => (raw: unknown) => {
-      if (!clientId) return this.refuse(socket, new ProtocolError('not-authenticated', 'authenticate before sending updates or reports'));
-      fn(clientId, raw);
-    };
-    socket.on(
-      'update',
-      authed((_id, raw) => {
-        this.countRefusedMessage('wrong-channel');
-        socket.emit('updateRejected', {
-          round: roundNamed(raw),
-          code: 'wrong-channel',
-          message: `updates are not taken over socket.io (its messages are capped at ${this.o.maxMessageBytes} bytes): POST the update envelope to /api/updates with authorization: Bearer <the upload token of your task>`,
-        });
-      }),
-    );
-    socket.on('evalReport', authed((id, raw) => this.work.push(() => this.engine!.receiveEvalReport(id, raw))));
+    // (the middleware above lets these through only once authenticated)
+    socket.on('update', (raw: unknown) => {
+      count(this.stats.messagesRefused, 'wrong-channel');
+      socket.emit('updateRejected', {
+        round: roundNamed(raw),
+        code: 'wrong-channel',
+        message: `updates are not taken over socket.io (its messages are capped at ${L.maxMessageBytes} bytes): POST the update envelope to /api/updates with authorization: Bearer <the upload token of your task>`,
+      });
+    });
+    let pendingReports = 0;
+    socket.on('evalReport', (raw: unknown) => {
+      if (pendingReports >= L.maxPendingReports) return drop(`more than ${L.maxPendingReports} evaluation reports are waiting for the coordinator`);
+      pendingReports++;
+      const id = clientId!;
+      this.work.push(() => {
+        pendingReports--;
+        this.engine!.receiveEvalReport(id, raw);
+      });
+    });
     socket.on('disconnect', () => {
+      clearTimeout(timeout);
       if (clientId && this.sockets.get(clientId) === socket) {
         this.sockets.delete(clientId);
         this.engine?.leave(clientId);

@@ -76,3 +76,23 @@ describe('operator listener config', () => {
     expect(refusal(() => parseCoordinatorConfig({ operator: { metrics: true } }))).toMatch(/operator/);
   });
 });
+
+describe('limits config', () => {
+  it('defaults suit merchants and browsers behind a NAT, and a small socket.io frame for everyone', () => {
+    expect(parseCoordinatorConfig({}).limits).toEqual({
+      maxMessageBytes: 16384,
+      uploadBufferBytes: 256 * 1024 * 1024,
+      handshakeTimeoutSeconds: 10,
+      maxConnections: 10_000,
+      maxConnectionsPerAddress: 256,
+      messagesPerSecond: 5,
+    });
+  });
+
+  it('refuses out-of-range and unknown limits by field', () => {
+    expect(refusal(() => parseCoordinatorConfig({ limits: { maxMessageBytes: 1024 } }))).toMatch(/limits\.maxMessageBytes: must be at least 4096/);
+    expect(refusal(() => parseCoordinatorConfig({ limits: { handshakeTimeoutSeconds: 0 } }))).toMatch(/limits\.handshakeTimeoutSeconds/);
+    expect(refusal(() => parseCoordinatorConfig({ limits: { maxConnectionsPerAddress: 0 } }))).toMatch(/limits\.maxConnectionsPerAddress/);
+    expect(refusal(() => parseCoordinatorConfig({ limits: { maxSockets: 5 } }))).toMatch(/limits/);
+  });
+});
