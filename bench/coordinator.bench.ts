@@ -188,6 +188,7 @@ async function main(): Promise<void> {
     if (sd.length) notes.push(`${c.label}: server-side disconnects: ${sd.map(([k, v]) => `${k} ×${v.count} (${f(v.firstMs / 1000, 1)}–${f(v.lastMs / 1000, 1)} s into the round)`).join(', ')}`);
     const ld = Object.entries(r.loadDisconnects);
     if (ld.length) notes.push(`${c.label}: client-side disconnects: ${ld.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
+    if (r.loadRetries > 0) notes.push(`${c.label}: uploads retried after a network error: ${r.loadRetries}`);
     const rej = Object.entries(r.loadRejected);
     if (rej.length) notes.push(`${c.label}: rejected updates: ${rej.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
   }

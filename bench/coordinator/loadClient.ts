@@ -42,6 +42,8 @@ export interface LoadStats {
   tasks: number;
   sent: number;
   acks: number;
+  /** Uploads retried after a network error. */
+  retries: number;
   rejected: Record<string, number>;
   disconnects: Record<string, number>;
   /** Epoch ms (fractional) of the first task received and the last update upload finished, per round. */
@@ -69,14 +71,16 @@ function randomDelta(size: number, seed: number): Float32Array {
 const send = (m: object) => process.send!(m);
 
 const sockets: Socket[] = [];
-const stats: LoadStats = { type: 'stats', pid: process.pid, clients: 0, tasks: 0, sent: 0, acks: 0, rejected: {}, disconnects: {}, rounds: {}, rssPeakMB: 0 };
+const stats: LoadStats = { type: 'stats', pid: process.pid, clients: 0, tasks: 0, sent: 0, acks: 0, retries: 0, rejected: {}, disconnects: {}, rounds: {}, rssPeakMB: 0 };
 let stopping = false;
 const rssTimer = setInterval(() => (stats.rssPeakMB = Math.max(stats.rssPeakMB, process.memoryUsage.rss() / 2 ** 20)), 100);
 
-const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
+// A fresh connection per upload: each virtual client uploads once a round, and a kept-alive socket
+// the server closed while this process was busy would fail the next round's upload.
+const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
 
 /** POSTs `head` then `payload` as one body; resolves with the HTTP status (0: network error). */
-function upload(url: URL, token: string, head: Uint8Array, payload: Uint8Array): Promise<number> {
+function post(url: URL, token: string, head: Uint8Array, payload: Uint8Array): Promise<number> {
   return new Promise((resolve) => {
     const req = request(
       {
@@ -96,6 +100,16 @@ function upload(url: URL, token: string, head: Uint8Array, payload: Uint8Array):
     req.write(head);
     req.end(payload);
   });
+}
+
+/** As client/node/upload.ts does: up to two retries after a network error. */
+async function upload(url: URL, token: string, head: Uint8Array, payload: Uint8Array): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const status = await post(url, token, head, payload);
+    if (status !== 0 || attempt === 3) return status;
+    stats.retries++;
+    await new Promise((r) => setTimeout(r, 100 * attempt));
+  }
 }
 
 async function start(cfg: LoadStart): Promise<void> {

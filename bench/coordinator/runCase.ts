@@ -83,6 +83,8 @@ export interface CaseResult {
   loadRssPeakMB: number[];
   loadDisconnects: Record<string, number>;
   loadRejected: Record<string, number>;
+  /** Uploads the load generators retried after a network error. */
+  loadRetries: number;
   /** Server-side socket.io disconnect reasons while rounds ran, with the ms since that round's start of the first and last. */
   serverDisconnects: Record<string, { count: number; firstMs: number; lastMs: number }>;
   rounds: RoundResult[];
@@ -168,6 +170,7 @@ async function runCase(c: CaseConfig): Promise<CaseResult> {
     loadRssPeakMB: [],
     loadDisconnects: {},
     loadRejected: {},
+    loadRetries: 0,
     serverDisconnects: {},
     rounds: [],
   };
@@ -354,6 +357,7 @@ async function runCase(c: CaseConfig): Promise<CaseResult> {
       result.loadRssPeakMB.push(Math.round(st.rssPeakMB));
       for (const [k, v] of Object.entries(st.disconnects)) result.loadDisconnects[k] = (result.loadDisconnects[k] ?? 0) + v;
       for (const [k, v] of Object.entries(st.rejected)) result.loadRejected[k] = (result.loadRejected[k] ?? 0) + v;
+      result.loadRetries += st.retries;
     }
     clearTimeout(timer);
     clearInterval(sampler);
