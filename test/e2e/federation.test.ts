@@ -6,13 +6,12 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseCoordinatorConfig } from '../../coordinator/config.ts';
-import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
+import { startCoordinator } from '../../coordinator/coordinator.ts';
 import { modelFileName, optimizerFileName } from '../../coordinator/store/index.ts';
 import type { RoundRecord } from '../../coordinator/types.ts';
 import { authMessage, generateIdentity, sign, toBase64 } from '../../protocol/index.ts';
 import { initBackend, readCheckpoint } from '../../recommender/index.ts';
 import {
-  RawPeer,
   getBytes,
   getJson,
   killChildren,
@@ -28,34 +27,14 @@ import {
   spawnFedrec,
   startClient,
   tempDir,
+  testRun,
   waitFor,
   waitForListening,
   type Child,
-  type InProcessClient,
   type TestIdentity,
 } from './helpers.ts';
 
-const coordinators: RunningCoordinator[] = [];
-const clients: InProcessClient[] = [];
-const peers: RawPeer[] = [];
-
-async function start(cfg: Record<string, unknown>): Promise<RunningCoordinator> {
-  const c = await startCoordinator(parseCoordinatorConfig(cfg));
-  coordinators.push(c);
-  return c;
-}
-
-function peer(url: string): RawPeer {
-  const p = new RawPeer(url);
-  peers.push(p);
-  return p;
-}
-
-async function stopAll(): Promise<void> {
-  for (const p of peers.splice(0)) p.close();
-  await Promise.all(clients.splice(0).map((c) => c.stop().catch(() => {})));
-  await Promise.all(coordinators.splice(0).map((c) => c.close().catch(() => {})));
-}
+const { clients, start, peer, stopAll } = testRun();
 
 function readRoundsLog(dataDir: string): RoundRecord[] {
   const text = readFileSync(join(dataDir, 'rounds.jsonl'), 'utf8');

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadLocalData } from '../../client/node/data.ts';
+import { parseCoordinatorConfig } from '../../coordinator/config.ts';
+import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
 import { SocketClient } from '../../client/node/socketClient.ts';
 import type { TaskReport } from '../../client/core.ts';
 import { io as ioClient, type Socket as ClientSocket } from 'socket.io-client';
@@ -128,6 +130,36 @@ export function startClient(server: string, who: TestIdentity, data: string, mer
   };
 }
 
+// ------------------------------------------------------------ what one test file starts
+
+/**
+ * The in-process coordinators, clients and hand-driven peers a test file
+ * starts, so that its afterEach can stop them all (`stopAll`).
+ */
+export function testRun() {
+  const coordinators: RunningCoordinator[] = [];
+  const clients: InProcessClient[] = [];
+  const peers: RawPeer[] = [];
+  return {
+    clients,
+    async start(cfg: Record<string, unknown>): Promise<RunningCoordinator> {
+      const c = await startCoordinator(parseCoordinatorConfig(cfg));
+      coordinators.push(c);
+      return c;
+    },
+    peer(url: string, transports: 'websocket' | 'default' = 'websocket'): RawPeer {
+      const p = new RawPeer(url, { transports });
+      peers.push(p);
+      return p;
+    },
+    async stopAll(): Promise<void> {
+      for (const p of peers.splice(0)) p.close();
+      await Promise.all(clients.splice(0).map((c) => c.stop().catch(() => {})));
+      await Promise.all(coordinators.splice(0).map((c) => c.close().catch(() => {})));
+    },
+  };
+}
+
 // ------------------------------------------------------------ child processes
 
 export interface Child {
@@ -222,9 +254,14 @@ export function sha256File(path: string): string {
 
 /**
  * Sends `request` (raw bytes: request line, headers, body) on a fresh TCP connection and collects what comes back
- * until the server closes the connection or `waitMs` pass. `end: false` leaves our side open (a body still "to come").
+ * until the server closes the connection, `waitMs` pass or `until` settles (then we close it). `end: false` leaves
+ * our side open (a body still "to come").
  */
-export async function rawHttp(url: string, request: string | Uint8Array, opts: { waitMs?: number; end?: boolean } = {}): Promise<{ text: string; closed: boolean }> {
+export async function rawHttp(
+  url: string,
+  request: string | Uint8Array,
+  opts: { waitMs?: number; end?: boolean; until?: Promise<unknown> } = {},
+): Promise<{ text: string; closed: boolean }> {
   const { hostname, port } = new URL(url);
   return await new Promise((resolve, reject) => {
     const sock = connect(Number(port), hostname);
@@ -236,6 +273,7 @@ export async function rawHttp(url: string, request: string | Uint8Array, opts: {
       resolve({ text: Buffer.concat(chunks).toString('latin1'), closed });
     };
     const timer = setTimeout(done, opts.waitMs ?? 5000);
+    void opts.until?.then(done, done);
     sock.on('data', (d: Buffer) => chunks.push(d));
     sock.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? ((closed = true), done()) : reject(e)));
     sock.on('end', () => {

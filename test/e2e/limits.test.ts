@@ -5,35 +5,18 @@
 // a few dozen connections at most.
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseCoordinatorConfig } from '../../coordinator/config.ts';
-import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
+import type { RunningCoordinator } from '../../coordinator/coordinator.ts';
 import { initBackend } from '../../recommender/index.ts';
-import { RawPeer, getJson, makeConfig, makeIdentity, metricValue, rawHttp, removeTempDirs, sleep, startClient, tempDir, waitFor, type InProcessClient } from './helpers.ts';
+import { getJson, makeConfig, makeIdentity, metricValue, rawHttp, removeTempDirs, sleep, startClient, tempDir, testRun, waitFor } from './helpers.ts';
 
-const coordinators: RunningCoordinator[] = [];
-const clients: InProcessClient[] = [];
-const peers: RawPeer[] = [];
-
-async function start(cfg: Record<string, unknown>): Promise<RunningCoordinator> {
-  const c = await startCoordinator(parseCoordinatorConfig(cfg));
-  coordinators.push(c);
-  return c;
-}
-
-function peer(url: string): RawPeer {
-  const p = new RawPeer(url);
-  peers.push(p);
-  return p;
-}
+const { clients, start, peer, stopAll } = testRun();
 
 beforeAll(async () => {
   await initBackend('wasm');
 });
 
 afterEach(async () => {
-  for (const p of peers.splice(0)) p.close();
-  await Promise.all(clients.splice(0).map((c) => c.stop().catch(() => {})));
-  await Promise.all(coordinators.splice(0).map((c) => c.close().catch(() => {})));
+  await stopAll();
 });
 
 afterAll(() => removeTempDirs());

@@ -4,50 +4,12 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { parseCoordinatorConfig } from '../../coordinator/config.ts';
-import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
-import { authMessage, encodeUpdateEnvelope, sign, toBase64 } from '../../protocol/index.ts';
+import { authMessage, sign, toBase64 } from '../../protocol/index.ts';
 import { initBackend, readCheckpoint } from '../../recommender/index.ts';
-import {
-  RawPeer,
-  getBytes,
-  getJson,
-  postUpdate,
-  killChildren,
-  makeConfig,
-  makeIdentity,
-  rawHttp,
-  removeTempDirs,
-  signedUpdate,
-  spawnFedrec,
-  startClient,
-  tempDir,
-  waitFor,
-  waitForListening,
-  type InProcessClient,
-} from './helpers.ts';
+import { getBytes, getJson, killChildren, makeConfig, makeIdentity, postUpdate, rawHttp, removeTempDirs } from './helpers.ts';
+import { signedUpdate, spawnFedrec, startClient, tempDir, testRun, waitFor, waitForListening } from './helpers.ts';
 
-const coordinators: RunningCoordinator[] = [];
-const clients: InProcessClient[] = [];
-const peers: RawPeer[] = [];
-
-async function start(cfg: Record<string, unknown>): Promise<RunningCoordinator> {
-  const c = await startCoordinator(parseCoordinatorConfig(cfg));
-  coordinators.push(c);
-  return c;
-}
-
-function peer(url: string, transports: 'websocket' | 'default' = 'websocket'): RawPeer {
-  const p = new RawPeer(url, { transports });
-  peers.push(p);
-  return p;
-}
-
-async function stopAll(): Promise<void> {
-  for (const p of peers.splice(0)) p.close();
-  await Promise.all(clients.splice(0).map((c) => c.stop().catch(() => {})));
-  await Promise.all(coordinators.splice(0).map((c) => c.close().catch(() => {})));
-}
+const { clients, start, peer, stopAll } = testRun();
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -277,14 +239,17 @@ describe('update uploads over HTTP', () => {
     // the smallest buffer: one largest envelope
     const { c, p1, t0, t1, size, post } = await inRound({ uploadBufferBytes: 1 });
     const limit = (await getJson(`${c.operatorUrl}/api/status`)).body.transport.uploads.bufferLimitBytes as number;
-    // u0 announces the largest body and sends one byte of it: its reservation fills the buffer
-    const slow = rawHttp(c.url, post(`Authorization: Bearer ${t0.upload.token}\r\nContent-Length: ${limit}\r\n`, 'x'), { end: false, waitMs: 1500 });
+    // u0 announces the largest body and sends one byte of it (until we let go): its reservation fills the buffer
+    let letGo = () => {};
+    const released = new Promise<void>((r) => (letGo = r));
+    const slow = rawHttp(c.url, post(`Authorization: Bearer ${t0.upload.token}\r\nContent-Length: ${limit}\r\n`, 'x'), { end: false, waitMs: 30_000, until: released });
     await waitFor(async () => (await getJson(`${c.operatorUrl}/api/status`)).body.transport.uploads.bufferBytes === limit, 5000, 'the first upload to be reading');
     let answered = false;
     const waiting = postUpdate(c.url, t1.upload.token, signedUpdate(u1, t1, new Float32Array(size))).then((r) => ((answered = true), r));
     await waitFor(async () => (await getJson(`${c.operatorUrl}/api/status`)).body.transport.uploads.waiting === 1, 5000, 'the second upload to wait');
     expect(answered).toBe(false);
     // the first sender gives up (its connection closes): the second is read and queued
+    letGo();
     await slow;
     expect((await waiting).status).toBe(202);
     expect((await p1.next('updateAck')).round).toBe(1);
