@@ -21,8 +21,8 @@ export interface HttpDeps {
   log?: (line: string) => void;
   /**
    * Central DP: round records leave out who took part, their refusals and
-   * client-reported metrics (none of which the noise covers); the full records
-   * stay in the store for the operator.
+   * client-reported metrics (none of which the noise covers); the operator
+   * listener serves the full records.
    */
   redactRounds?: boolean;
 }
