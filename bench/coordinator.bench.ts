@@ -1,7 +1,8 @@
-// npm run bench:coordinator — the coordinator end to end over socket.io on
-// loopback: N virtual clients in separate load-generator processes
-// (bench/coordinator/loadClient.ts) answer every task at once with a
-// precomputed, per-client signed f32 delta of an MF model sized to ~100k or
+// npm run bench:coordinator — the coordinator end to end on loopback: N
+// virtual clients in separate load-generator processes
+// (bench/coordinator/loadClient.ts) connect over socket.io and answer every
+// task at once by uploading (HTTP POST /api/updates) a precomputed,
+// per-client signed f32 delta of an MF model sized to ~100k or
 // ~1M parameters; the coordinator (startCoordinator, FedAvg, quorum = N) runs
 // in a fresh process per case (bench/coordinator/runCase.ts) so that its RSS
 // starts clean. Figures per committed round, medians printed:
@@ -108,7 +109,7 @@ function table(header: string[], rows: string[][]): void {
 }
 
 async function main(): Promise<void> {
-  printContext('coordinator: socket.io on loopback, clients in separate processes, FedAvg over f32 updates');
+  printContext('coordinator: socket.io sessions and HTTP uploads on loopback, clients in separate processes, FedAvg over f32 updates');
 
   // --- the kernel first, on a quiet machine
   const k = measureKernel();
@@ -134,7 +135,7 @@ async function main(): Promise<void> {
   const results: Array<{ c: Case; r?: CaseResult; skipped?: string; load?: number }> = [];
   for (const c of cases) {
     const bytes = c.cfg.clients * (c.cfg.items * (DIM + 1) * 4 + 16);
-    // load generators hold a masked copy of every update they send; the coordinator buffers partial uploads
+    // what the load generators send at once sits in socket buffers; the coordinator holds at most its upload buffer
     const needMB = (2 * bytes) / 2 ** 20 + 1024;
     const avail = memAvailableMB();
     if (needMB > avail) {
@@ -187,6 +188,7 @@ async function main(): Promise<void> {
     if (sd.length) notes.push(`${c.label}: server-side disconnects: ${sd.map(([k, v]) => `${k} ×${v.count} (${f(v.firstMs / 1000, 1)}–${f(v.lastMs / 1000, 1)} s into the round)`).join(', ')}`);
     const ld = Object.entries(r.loadDisconnects);
     if (ld.length) notes.push(`${c.label}: client-side disconnects: ${ld.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
+    if (r.loadRetries > 0) notes.push(`${c.label}: uploads retried after a network error: ${r.loadRetries}`);
     const rej = Object.entries(r.loadRejected);
     if (rej.length) notes.push(`${c.label}: rejected updates: ${rej.map(([k, v]) => `${k} ×${v}`).join(', ')}`);
   }
@@ -198,7 +200,7 @@ async function main(): Promise<void> {
     if (!r || r.rounds.length === 0) continue;
     const peak = Math.max(...r.rounds.map((x) => x.rssPeakMB));
     const ab = Math.max(...r.rounds.map((x) => x.arrayBuffersPeakMB));
-    const ws = r.rounds.reduce((a, x) => (x.wsPartialPeakMB > a.wsPartialPeakMB ? x : a), r.rounds[0]);
+    const up = r.rounds.reduce((a, x) => (x.uploadBufferPeakMB > a.uploadBufferPeakMB ? x : a), r.rounds[0]);
     const updMB = r.updateBytes / 2 ** 20;
     const inFlight = c.cfg.window ? Math.min(c.cfg.clients, c.cfg.window * c.cfg.procs) : c.cfg.clients;
     mrows.push([
@@ -210,17 +212,18 @@ async function main(): Promise<void> {
       f(peak - r.rssConnectedMB),
       f((peak - r.rssConnectedMB) / updMB, 0),
       f(ab),
-      `${f(ws.wsPartialPeakMB)} in ${f(ws.wsPartialSockets)}`,
+      `${f(up.uploadBufferPeakMB)} / ${f(Math.max(...r.rounds.map((x) => x.uploadsWaitingPeak)))}`,
       f(inFlight),
       f((c.cfg.clients * r.updateBytes) / 2 ** 20),
       r.loadRssPeakMB.length ? r.loadRssPeakMB.map((x) => f(x)).join('/') : '—',
     ]);
   }
-  table(['case', 'update MB', 'RSS connected', 'peak RSS', 'VmHWM', 'peak − connected', '= updates', 'ArrayBuffers peak', 'partial frames peak (sockets)', 'uploads at once', 'N × update', 'load-gen RSS peaks'], mrows);
+  table(['case', 'update MB', 'RSS connected', 'peak RSS', 'VmHWM', 'peak − connected', '= updates', 'ArrayBuffers peak', 'upload buffer peak / waiting', 'uploads at once', 'N × update', 'load-gen RSS peaks'], mrows);
 
   console.log(
-    '(peak − connected: RSS added by a round; "partial frames": bytes the ws receivers had read but not yet assembled into a\n' +
-      ' complete message, summed over sockets, at its peak; "uploads at once": updates the load generators had in flight)',
+    '(peak − connected: RSS added by a round; "upload buffer": bytes of upload bodies the coordinator held at once (being\n' +
+      ' read or waiting for the engine; limits.uploadBufferBytes) / the most uploads waiting unread for room in it;\n' +
+      ' "uploads at once": updates the load generators had in flight)',
   );
   console.log('\nnotes:');
   for (const n of notes) console.log(`  ${n}`);

@@ -32,7 +32,7 @@ export function coordinatorCommand(): Command {
       if (f.dataDir !== undefined) raw.dataDir = f.dataDir;
       const cfg: CoordinatorConfig = parseCoordinatorConfig(raw, f.config ?? 'config');
       const c = await startCoordinator(cfg, (line) => log(`[coordinator] ${line}`));
-      log(`[coordinator] listening on ${c.url} (API: ${c.url}/api/status, metrics: ${c.url}/metrics)`);
+      log(`[coordinator] listening on ${c.url} (API: ${c.url}/api/status; metrics on the operator listener: ${c.operatorUrl}/metrics)`);
       const shutdown = async (sig: string) => {
         log(`[coordinator] ${sig}: stopping after the current round is closed`);
         await c.close();

@@ -158,7 +158,31 @@ export const coordinatorConfigSchema = z
         maxUpdateNorm: positive.nullable().optional(),
         /** Without DP: the largest aggregation weight of one update (default 2^24). */
         maxWeight: positive.optional(),
+        /**
+         * Largest socket.io message, for every connection, authenticated or not
+         * (hello, auth and evaluation reports are small; updates go over HTTP).
+         */
+        maxMessageBytes: z.int().min(4096, 'must be at least 4096').max(1024 * 1024, 'must be at most 1 MiB').default(16 * 1024),
+        /**
+         * Bytes of update uploads held in memory at once (bodies being read or
+         * waiting for the engine); later uploads wait unread. Default 256 MiB, and
+         * never less than one largest upload.
+         */
+        uploadBufferBytes: positiveInt.default(256 * 1024 * 1024),
+        /** Seconds a connection has to authenticate (hello, then the signed challenge) before it is told why and closed. */
+        handshakeTimeoutSeconds: positive.max(600, 'must be at most 600').default(10),
+        /** socket.io connections open at once, authenticated or not; more are refused (too-many-connections). */
+        maxConnections: positiveInt.default(10_000),
+        /**
+         * socket.io connections open at once from one remote address. Many
+         * browsers can share one address behind a NAT; behind a reverse proxy
+         * every connection comes from the proxy, so raise it to maxConnections.
+         */
+        maxConnectionsPerAddress: positiveInt.default(256),
+        /** socket.io messages one connection may send per second, after a burst of 20; more are refused and counted. */
+        messagesPerSecond: positive.default(5),
       })
+      .strict()
       .prefault({}),
     evaluation: z
       .object({
@@ -169,12 +193,30 @@ export const coordinatorConfigSchema = z
       })
       .prefault({}),
     privacy: privacySchema,
+    /**
+     * The operator listener: a second HTTP server with /metrics, the full
+     * status and the unredacted round records. Round timings and counts are
+     * not covered by DP noise: keep it on loopback or a private network.
+     */
+    operator: z
+      .object({
+        /** Interface it binds (default: loopback only). */
+        host: z.string().min(1).default('127.0.0.1'),
+        /** Its port. Default: the public port + 1, or 0 (a free one, printed at start) when the public port is 0. */
+        port: z.int().min(0).max(65535).optional(),
+        /** Optional: every operator request must then carry `authorization: Bearer <token>`. */
+        token: z.string().min(16, 'must be at least 16 characters').max(1024).optional(),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    const issue = (path: string[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (cfg.operator.port === undefined && cfg.port === 65535) issue(['operator', 'port'], 'is required when port is 65535 (its default is port + 1)');
+    if (cfg.operator.port !== undefined && cfg.operator.port !== 0 && cfg.operator.port === cfg.port) issue(['operator', 'port'], `must differ from port (${cfg.port}): the operator listener is a second server`);
     const p = cfg.privacy;
     if (p.mode !== 'central') return;
-    const issue = (path: string[], message: string) => ctx.addIssue({ code: 'custom', path, message });
     if (p.unit === 'user') {
       if (p.sampleRate === undefined) issue(['privacy', 'sampleRate'], "is required with unit 'user': the probability with which each merchant includes each of its users in a round");
       if (p.population === undefined) issue(['privacy', 'population'], "is required with unit 'user': the number of users over all clients (the update sum is divided by sampleRate × population)");
@@ -202,6 +244,11 @@ export const coordinatorConfigSchema = z
   });
 
 export type CoordinatorConfig = z.infer<typeof coordinatorConfigSchema>;
+
+/** The operator listener's port: as configured, else the public port + 1 (0 stays 0: a free port). */
+export function operatorPort(cfg: Pick<CoordinatorConfig, 'port' | 'operator'>): number {
+  return cfg.operator.port ?? (cfg.port === 0 ? 0 : cfg.port + 1);
+}
 
 export { ConfigError } from './errors.ts';
 

@@ -1,23 +1,24 @@
 // Starts a coordinator from its config: catalog, model lineage, store (resuming
 // after a crash), the engine (assembleEngine: strategy, releases, round
-// engine), HTTP API and socket.io transport.
+// engine), the HTTP API with the socket.io transport on one server, and the
+// operator listener.
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Server as IoServer } from 'socket.io';
 import { fromBase64, toBase64 } from '../protocol/index.ts';
 import { Ed25519Verifier, sha512Native } from '../protocol/node/index.ts';
 import { createModel, evaluateModel, initBackend, leaveOneOut, type ItemMeta, type ModelSpec } from '../recommender/index.ts';
 import { loadDataset } from '../recommender/node/index.ts';
 import { assembleEngine, federationStrategy } from './assemble.ts';
-import { ConfigError, type CoordinatorConfig } from './config.ts';
+import { ConfigError, operatorPort, type CoordinatorConfig } from './config.ts';
 import type { RoundEngine } from './engine/index.ts';
 import { lineageOf } from './lineage.ts';
 import type { PrivacyController } from './release/index.ts';
 import { federationSettings } from './settings.ts';
 import { Store } from './store/index.ts';
-import { createHttpApp } from './server/http.ts';
+import { createHttpApp, createOperatorApp, publicStatus } from './server/http.ts';
 import { createMetrics } from './server/metrics.ts';
 import { Handshake } from './server/handshake.ts';
+import type { TransportLimits } from './server/limits.ts';
 import { SocketAdapter } from './server/socketAdapter.ts';
 
 export interface CatalogItem {
@@ -29,8 +30,13 @@ export interface CatalogItem {
 export interface RunningCoordinator {
   url: string;
   port: number;
+  /** The operator listener (/metrics, full status, unredacted rounds): never public. */
+  operatorUrl: string;
+  operatorPort: number;
   engine: RoundEngine;
   store: Store;
+  /** The socket.io transport and its upload endpoint (counters, upload buffer). */
+  transport: SocketAdapter;
   /** Resolves when the engine has run all rounds (or was stopped). */
   done: Promise<void>;
   close(): Promise<void>;
@@ -55,6 +61,22 @@ export async function resolveCatalog(cfg: CoordinatorConfig['catalog']): Promise
   });
 }
 
+function listen(server: HttpServer, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: HttpServer): Promise<void> {
+  return new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
 /** Server-side evaluation on the validation split of a data spec, mapped onto the catalog. */
 async function serverEvaluator(spec: string, itemIds: readonly string[], model: ModelSpec, log: (line: string) => void) {
   const { dataset } = await loadDataset(spec, { vocabulary: new Map(itemIds.map((id) => [id, {}])) });
@@ -66,6 +88,23 @@ async function serverEvaluator(spec: string, itemIds: readonly string[], model: 
     m.setWeights(weights);
     const r = await evaluateModel(m, cases, itemIds.length);
     return { 'hr@10': r['hr@10'], 'ndcg@10': r['ndcg@10'], mrr: r.mrr, users: r.users };
+  };
+}
+
+/** What one peer may hold or send on the socket transport (limits.* of the config, and fixed allowances). */
+function transportLimits(cfg: CoordinatorConfig): TransportLimits {
+  const l = cfg.limits;
+  return {
+    maxMessageBytes: l.maxMessageBytes,
+    handshakeTimeoutMs: l.handshakeTimeoutSeconds * 1000,
+    maxConnections: l.maxConnections,
+    maxConnectionsPerAddress: l.maxConnectionsPerAddress,
+    messagesPerSecond: l.messagesPerSecond,
+    messageBurst: 20,
+    // a client sends one evaluation report per round: two waiting is already unusual
+    maxPendingReports: 2,
+    maxRefusedMessages: 100,
+    uploadBufferBytes: l.uploadBufferBytes,
   };
 }
 
@@ -112,6 +151,7 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
   const strategy = federationStrategy(settings);
   const central = settings.privacy !== null;
   const store = await Store.open(cfg.dataDir, { init: { lineage, spec, itemIds, initialWeights, strategyState: strategy.state() } });
+  const servers: HttpServer[] = [];
   // a start that fails after opening the store must release its lock (and files) before reporting
   try {
     if (central) refuseUnprotectedHistory(cfg, store);
@@ -126,7 +166,6 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
     const allow = new Map(cfg.clients.allow.map((c) => [c.id, fromBase64(c.publicKey, 32, `clients.allow[${c.id}].publicKey`)]));
     if (allow.size === 0) log('warning: clients.allow is empty: no client can connect (fedrec keygen prints a key to register)');
     const verifier = new Ed25519Verifier();
-    const httpServer: HttpServer = createServer();
     const serverEval = cfg.evaluation.serverData ? await serverEvaluator(cfg.evaluation.serverData, itemIds, spec, log) : undefined;
     if (!central) {
       const charged = store.records().filter((r) => r.privacy?.charged === true).length;
@@ -146,35 +185,63 @@ export async function startCoordinator(cfg: CoordinatorConfig, log: (line: strin
       log,
     });
     if (releases.mode === 'central') logPrivacy(cfg, releases as PrivacyController, log);
-    // socket.io enforces this before authentication: the largest legal update plus room for the JSON fields
-    const io = new IoServer(httpServer, { maxHttpBufferSize: engineCfg.maxUpdateBytes + 64 * 1024, serveClient: false });
-    adapter = new SocketAdapter(io, new Handshake(allow, verifier), log, store.key.publicKey);
-    adapter.attach(engine);
-    let bytesOut = 0;
-    const metrics = createMetrics(engine, adapter, () => bytesOut);
-    httpServer.on('request', createHttpApp({ engine, store, catalog: { items }, metrics, redactRounds: central, connected: () => adapter.connected, onBytesOut: (n) => (bytesOut += n) }));
-    await new Promise<void>((resolve, reject) => {
-      httpServer.once('error', reject);
-      httpServer.listen(cfg.port, cfg.host, () => resolve());
+    adapter = new SocketAdapter({
+      handshake: new Handshake(allow, verifier),
+      limits: transportLimits(cfg),
+      maxUpdateBytes: engineCfg.maxUpdateBytes,
+      coordinatorKey: store.key.publicKey,
+      log,
     });
-    const port = (httpServer.address() as AddressInfo).port;
+    const transport = adapter;
+    transport.attach(engine);
+    let bytesOut = 0;
+    const metrics = createMetrics(engine, transport, () => bytesOut);
+    const app = createHttpApp({
+      engine,
+      store,
+      catalog: { items },
+      redactRounds: central,
+      connected: () => transport.connected,
+      onBytesOut: (n) => (bytesOut += n),
+      upload: transport.uploadHandler(),
+      log,
+    });
+    // One server for both, in this order: engine.io's attach() takes over the 'request' listeners already there and
+    // hands them every request outside /socket.io/. A listener added after attach() would answer engine.io's own
+    // requests too (express: 404), and engine.io's late reply would then throw ERR_HTTP_HEADERS_SENT and kill the process.
+    const httpServer: HttpServer = createServer(app);
+    transport.listen(httpServer);
+    servers.push(httpServer);
+    const port = await listen(httpServer, cfg.port, cfg.host);
     const url = `http://${cfg.host}:${port}`;
+    const op = cfg.operator;
+    const status = () => ({ ...publicStatus(engine, store, transport.connected), url, privacy: engine.privacyStatus(), refused: Object.fromEntries(engine.stats.refused), transport: transport.status() });
+    const operatorServer = createServer(createOperatorApp({ store, metrics, status, token: op.token, log }));
+    servers.push(operatorServer);
+    const opPort = await listen(operatorServer, operatorPort(cfg), op.host);
+    const operatorUrl = `http://${op.host}:${opPort}`;
+    log(`operator listener on ${operatorUrl} (/metrics, /api/status, /api/rounds unredacted${op.token ? '; bearer token required' : ''})`);
+    if (!LOOPBACK.has(op.host) && !op.token) log(`warning: the operator listener binds ${op.host} without operator.token: anyone who can reach it reads metrics and unredacted round records`);
     const done = engine.run();
     return {
       url,
       port,
+      operatorUrl,
+      operatorPort: opPort,
       engine,
       store,
+      transport,
       done,
       async close() {
         engine.stop();
         await done.catch(() => {});
-        io.close();
-        await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+        transport.close();
+        await Promise.all(servers.map(closeServer));
         await store.close();
       },
     };
   } catch (err) {
+    await Promise.all(servers.map(closeServer));
     await store.close().catch(() => {});
     throw err;
   }

@@ -24,6 +24,10 @@ export const REASON_CODES = [
   'deadline-passed',
   'round-closed',
   'internal',
+  'wrong-channel',
+  'rate-limited',
+  'too-many-connections',
+  'handshake-timeout',
 ] as const;
 
 export type ReasonCode = (typeof REASON_CODES)[number];
@@ -50,6 +54,10 @@ export const REASON_TEXT: Readonly<Record<ReasonCode, string>> = {
   'deadline-passed': 'the submission arrived after the round\'s deadline',
   'round-closed': 'the round is no longer accepting submissions',
   internal: 'the coordinator failed internally; the round is unaffected',
+  'wrong-channel': "the message was sent on a channel that does not carry it (updates are uploaded over HTTP with the task's upload token)",
+  'rate-limited': 'the peer sent more than it may (messages per second, pending messages or upload attempts); slow down',
+  'too-many-connections': 'the coordinator has no room for another connection (in total or from this address); retry later',
+  'handshake-timeout': 'the connection did not authenticate in time after connecting',
 };
 
 const CODE_SET: ReadonlySet<string> = new Set(REASON_CODES);

@@ -135,3 +135,13 @@ export {
   type ModelPublished,
   type RoundStateMessage,
 } from './messages.ts';
+
+export {
+  ENVELOPE_MAX_HEADER_BYTES,
+  ENVELOPE_PREFIX_BYTES,
+  maxEnvelopeBytes,
+  encodeEnvelopeHeader,
+  encodeUpdateEnvelope,
+  decodeUpdateEnvelope,
+  type UpdateEnvelopeFields,
+} from './envelope.ts';

@@ -37,6 +37,8 @@ export const LIMITS = {
   capabilityCodecs: 16,
   /** Largest |clipCount| (one per contribution, so bounded like the weight). */
   maxClipCount: 2 ** 32,
+  /** Random bytes in a task's upload token. */
+  uploadTokenBytes: 32,
 } as const;
 
 // ------------------------------------------------------------ primitives
@@ -245,6 +247,13 @@ export const taskSchema = z.object({
   evaluate: z.boolean(),
   /** The coordinator's Ed25519 signature over `taskSigningBytes` (every field above). */
   signature: base64Bytes(SIGNATURE_BYTES),
+  /**
+   * Where the update goes, added by a transport that does not carry updates
+   * itself (socket.io): POST /api/updates with `authorization: Bearer <token>`
+   * and an update envelope (envelope.ts) as the body. The token is good for
+   * this round and this client only, and for a few attempts.
+   */
+  upload: z.object({ token: base64Bytes(LIMITS.uploadTokenBytes) }).optional(),
 });
 
 export const updateAckSchema = z.object({

@@ -8,8 +8,8 @@
 //
 // Timing points, all in this process (the coordinator's):
 //   roundStart   the engine enters 'training' (the tasks are emitted right after, same tick)
-//   arrival      socket.io hands the engine an 'update' (wraps engine.receiveUpdate: message fully
-//                received and parsed, before validation)
+//   arrival      the work queue hands the engine an update (wraps engine.receiveUpdate: the HTTP
+//                upload fully received and its envelope decoded, before validation)
 //   commit       the engine emits 'round' (checkpoint written and fsynced, record appended)
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -64,9 +64,9 @@ export interface RoundResult {
   rssStartMB: number;
   rssPeakMB: number;
   arrayBuffersPeakMB: number;
-  /** Peak of the bytes read from sockets but not yet a complete WebSocket frame (ws receivers, summed), and how many sockets held such partial uploads then. */
-  wsPartialPeakMB: number;
-  wsPartialSockets: number;
+  /** Peak of the upload bodies in memory (being read or waiting for the engine: the coordinator's upload buffer), and of the uploads waiting unread for room in it. */
+  uploadBufferPeakMB: number;
+  uploadsWaitingPeak: number;
   eventLoopMaxMs: number;
 }
 
@@ -83,6 +83,8 @@ export interface CaseResult {
   loadRssPeakMB: number[];
   loadDisconnects: Record<string, number>;
   loadRejected: Record<string, number>;
+  /** Uploads the load generators retried after a network error. */
+  loadRetries: number;
   /** Server-side socket.io disconnect reasons while rounds ran, with the ms since that round's start of the first and last. */
   serverDisconnects: Record<string, { count: number; firstMs: number; lastMs: number }>;
   rounds: RoundResult[];
@@ -134,6 +136,8 @@ async function runCase(c: CaseConfig): Promise<CaseResult> {
     codec: 'f32',
     clients: { allow: allowList(ids) },
     evaluation: { federated: false },
+    // every virtual client connects from 127.0.0.1: room for all of them on one address
+    limits: { maxConnections: c.clients + 100, maxConnectionsPerAddress: c.clients + 100 },
   });
   const log = c.verbose ? (l: string) => (/^client /.test(l) ? undefined : console.error(`[coordinator] ${l}`)) : () => {};
 
@@ -166,6 +170,7 @@ async function runCase(c: CaseConfig): Promise<CaseResult> {
     loadRssPeakMB: [],
     loadDisconnects: {},
     loadRejected: {},
+    loadRetries: 0,
     serverDisconnects: {},
     rounds: [],
   };
@@ -192,7 +197,7 @@ async function runCase(c: CaseConfig): Promise<CaseResult> {
     if (t - lastArrivalSample >= 10) {
       lastArrivalSample = t;
       sampledPeak = Math.max(sampledPeak, process.memoryUsage.rss());
-      sampleWs();
+      sampleUploads();
     }
     if (r) {
       r.arrivals++;
@@ -216,8 +221,8 @@ async function runCase(c: CaseConfig): Promise<CaseResult> {
     }
     sampledPeak = process.memoryUsage.rss();
     abPeak = process.memoryUsage().arrayBuffers;
-    wsPartialPeak = 0;
-    wsPartialSockets = 0;
+    coord.transport.uploadBuffer.peak = coord.transport.uploadBuffer.used;
+    uploadsWaitingPeak = 0;
     elDelay.reset();
     elDelay.enable();
     currentStart = now();
@@ -253,41 +258,19 @@ async function runCase(c: CaseConfig): Promise<CaseResult> {
       rssStartMB: r.rssStart / MB,
       rssPeakMB: Math.max(sampledPeak, process.memoryUsage.rss()) / MB,
       arrayBuffersPeakMB: abPeak / MB,
-      wsPartialPeakMB: wsPartialPeak / MB,
-      wsPartialSockets,
+      uploadBufferPeakMB: coord.transport.uploadBuffer.peak / MB,
+      uploadsWaitingPeak,
       eventLoopMaxMs: elDelay.max / 1e6,
     });
     if (c.verbose) console.error(`[case] round ${rec.round}: ${JSON.stringify(result.rounds.at(-1))}`);
   });
 
-  // Diagnostics: bytes sitting in the ws receivers of all sockets (partial frames), reached through
-  // socket.io Socket → engine.io Socket → WebSocket transport → ws WebSocket → Receiver.
-  type Rx = { _bufferedBytes?: number };
-  const ioSockets = new Set<{ conn?: { transport?: { socket?: { _receiver?: Rx } } } }>();
-  let wsPartialPeak = 0;
-  let wsPartialSockets = 0;
-  const sampleWs = () => {
-    let bytes = 0;
-    let count = 0;
-    for (const so of ioSockets) {
-      const b = so.conn?.transport?.socket?._receiver?._bufferedBytes ?? 0;
-      if (b > 0) {
-        bytes += b;
-        count++;
-      }
-    }
-    if (bytes > wsPartialPeak) {
-      wsPartialPeak = bytes;
-      wsPartialSockets = count;
-    }
+  // Diagnostics: uploads waiting, unread, for room in the upload buffer (its peak in bytes is exact: ByteBudget.peak).
+  let uploadsWaitingPeak = 0;
+  const sampleUploads = () => {
+    uploadsWaitingPeak = Math.max(uploadsWaitingPeak, coord.transport.uploadBuffer.waiting);
   };
-  onSample = sampleWs;
-  const protoConnect = IoSocket.prototype as unknown as { _onconnect(): unknown };
-  const origConnect = protoConnect._onconnect;
-  protoConnect._onconnect = function (this: never) {
-    ioSockets.add(this);
-    return origConnect.call(this);
-  };
+  onSample = sampleUploads;
 
   // Diagnostics: why the server drops sockets (socket.io's internal _onclose carries the reason). Wrapped on the
   // prototype in this process only; the coordinator's code is untouched.
@@ -296,7 +279,6 @@ async function runCase(c: CaseConfig): Promise<CaseResult> {
   const proto = IoSocket.prototype as unknown as { _onclose(reason: string, description?: unknown): unknown };
   const origClose = proto._onclose;
   proto._onclose = function (this: unknown, reason: string, description?: unknown) {
-    ioSockets.delete(this as never);
     if (currentStart > 0) {
       const t = now() - currentStart;
       const d = (result.serverDisconnects[reason] ??= { count: 0, firstMs: t, lastMs: t });
@@ -375,6 +357,7 @@ async function runCase(c: CaseConfig): Promise<CaseResult> {
       result.loadRssPeakMB.push(Math.round(st.rssPeakMB));
       for (const [k, v] of Object.entries(st.disconnects)) result.loadDisconnects[k] = (result.loadDisconnects[k] ?? 0) + v;
       for (const [k, v] of Object.entries(st.rejected)) result.loadRejected[k] = (result.loadRejected[k] ?? 0) + v;
+      result.loadRetries += st.retries;
     }
     clearTimeout(timer);
     clearInterval(sampler);

@@ -1,11 +1,13 @@
 // The Node client's socket.io transport: authenticates (signs the server's
 // nonce), runs tasks through ClientCore, reconnects with backoff after a
-// coordinator restart, and downloads model versions over HTTP.
+// coordinator restart, downloads model versions and uploads updates over HTTP
+// (with the upload token each task carries).
 import { io, type Socket } from 'socket.io-client';
-import { PROTOCOL_VERSION, authMessage, bytesEqual, fromBase64, parseMessage, publicKeyFingerprint, sign, toBase64, type Task } from '../../protocol/index.ts';
+import { PROTOCOL_VERSION, authMessage, bytesEqual, fromBase64, parseMessage, publicKeyFingerprint, sign, toBase64, type MessageInputs, type Task } from '../../protocol/index.ts';
 import { Ed25519Verifier, sha512Native } from '../../protocol/node/index.ts';
 import { ClientCore, type ClientIdentity, type DataSource, type TaskReport } from '../core.ts';
 import type { PrivacyPolicy } from '../policy.ts';
+import { uploadUpdate } from './upload.ts';
 
 export interface SocketClientOptions {
   server: string;
@@ -59,6 +61,10 @@ export class SocketClient {
   private readonly socket: Socket;
   private readonly log: (line: string) => void;
   private queue: Promise<void> = Promise.resolve();
+  /** Upload tokens of the tasks received, by round (tasks run one at a time, so this holds one or two). */
+  private readonly uploads = new Map<number, { token: string; deadline: number }>();
+  /** The upload of the task running now. */
+  private upload: Promise<void> | null = null;
   status = { connected: false, tasks: 0, accepted: 0, rejected: 0, lastRejection: '' };
   /** Set by a refusal that reconnecting cannot fix (unregistered key, unsupported protocol). */
   private fatal: string | null = null;
@@ -87,9 +93,13 @@ export class SocketClient {
       sha512: sha512Native,
       policy: o.policy,
       holdUntilCutoff: true,
-      // Only while authenticated: socket.io would buffer it across a reconnect and
-      // deliver it before hello, which the coordinator refuses (and disconnects).
       send: (kind, msg) => {
+        if (kind === 'update') {
+          this.upload = this.sendUpdate(msg as MessageInputs['update']);
+          return;
+        }
+        // Only while authenticated: socket.io would buffer it across a reconnect and
+        // deliver it before hello, which the coordinator refuses (and disconnects).
         if (this.status.connected) this.socket.emit(kind, msg);
         else this.log(`${kind} for a task dropped: not connected (the coordinator may have restarted)`);
       },
@@ -153,9 +163,11 @@ export class SocketClient {
         this.log(`ignoring a malformed task: ${(err as Error).message}`);
         return;
       }
-      // one task at a time, in arrival order; its time runs from now
+      // one task at a time, in arrival order; its time runs from now (durationMs), whatever the two clocks say
       const receivedAt = Date.now();
-      this.queue = this.queue.then(() => this.runTask(task, receivedAt));
+      const deadline = task.durationMs !== undefined ? receivedAt + task.durationMs : task.deadline;
+      if (task.upload) this.uploads.set(task.round, { token: task.upload.token, deadline });
+      this.queue = this.queue.then(() => this.runTask(task, receivedAt, deadline));
     });
     s.on('updateAck', () => {
       this.status.accepted++;
@@ -178,15 +190,33 @@ export class SocketClient {
     });
   }
 
-  private async runTask(task: Task, receivedAt: number): Promise<void> {
-    const deadline = task.durationMs !== undefined ? receivedAt + task.durationMs : task.deadline;
+  /** POSTs the update with its task's upload token; the engine's verdict comes back over the socket. */
+  private async sendUpdate(msg: MessageInputs['update']): Promise<void> {
+    const round = msg.round;
+    const grant = this.uploads.get(round);
+    this.uploads.delete(round);
+    if (!grant) {
+      this.log(`round ${round}: the task carried no upload token (a coordinator older than this client?): update not sent`);
+      return;
+    }
+    const r = await uploadUpdate(msg as Parameters<typeof uploadUpdate>[0], { server: this.o.server, token: grant.token, deadline: grant.deadline });
+    if (r.ok) return;
+    this.status.rejected++;
+    this.status.lastRejection = `${r.code ?? r.status ?? 'network'}: ${r.message}`;
+    this.log(`round ${round}: upload refused after ${r.attempts} attempt(s): ${r.status ? `HTTP ${r.status} ` : ''}${r.code ? `${r.code}: ` : ''}${r.message}`);
+  }
+
+  private async runTask(task: Task, receivedAt: number, deadline: number): Promise<void> {
     if (Date.now() > deadline) {
+      this.uploads.delete(task.round);
       this.log(`round ${task.round}: task dropped: its deadline passed while the previous task ran`);
       return;
     }
     try {
       this.status.tasks++;
+      this.upload = null;
       const r = await this.core.handleTask(task, receivedAt);
+      await this.upload;
       this.o.onTaskDone?.(r);
       const what = task.privacy.mode === 'central' && task.privacy.unit === 'user' ? `${r.contributions} users trained, largest user update norm` : 'update norm';
       this.log(`round ${r.round}: trained in ${r.trainSeconds.toFixed(1)}s, loss ${r.loss.toFixed(4)}, ${what} ${r.norm.toFixed(3)}${r.clipped ? ` (clipped to ${task.privacy.clipNorm})` : ''}`);

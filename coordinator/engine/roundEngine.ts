@@ -50,6 +50,8 @@ export type EngineMessageKind = 'task' | 'updateAck' | 'updateRejected' | 'round
 /** How the engine reaches clients, typed by the protocol's message map; `send` returns false when the client is gone. */
 export interface EngineTransport {
   send<K extends EngineMessageKind>(clientId: string, kind: K, msg: MessageInputs[K]): boolean;
+  /** Resolves once everything received so far has been handed to the engine (a transport with a queue); the round waits for it before it closes. */
+  flush?(): Promise<void>;
 }
 
 export interface EngineDeps {
@@ -322,6 +324,8 @@ export class RoundEngine extends EventEmitter {
     for (const id of r.selected) this.deps.transport.send(id, 'task', task);
     const serverEval = this.startServerEval(r);
     await this.waitForUpdates(r);
+    // updates that reached the transport before the deadline count, however long they queued (they carry their arrival time)
+    if (this.deps.transport.flush) await this.deps.transport.flush();
     r.open = false;
     r.serverMetrics = await serverEval;
     await this.close(r);
@@ -467,8 +471,12 @@ export class RoundEngine extends EventEmitter {
     this.emit('refusal', clientId, err.code, err.message);
   }
 
-  /** Handles one submitted update from an authenticated client. Never throws. */
-  receiveUpdate(clientId: string, raw: unknown): void {
+  /**
+   * Handles one submitted update from an authenticated client; `receivedAt`
+   * (default now) is when the transport received it, judged against the
+   * deadline. Never throws.
+   */
+  receiveUpdate(clientId: string, raw: unknown, receivedAt = this.clock.now()): void {
     const r = this.current;
     let round = 0;
     try {
@@ -487,7 +495,7 @@ export class RoundEngine extends EventEmitter {
         selected: r.selected,
         submitted: r.submitted,
         deadline: r.deadline,
-        now: this.clock.now(),
+        now: receivedAt,
         size: this.global.length,
         maxBytes: c.maxUpdateBytes,
         check: (u) => r.release.check(u),

@@ -22,7 +22,18 @@ export interface PendingAuth {
 
 export const CHALLENGE_TTL_MS = 30_000;
 
+/**
+ * The one answer to a hello whose (id, key) pair is not registered. An unknown
+ * id and a known id with the wrong key must read the same, or anyone could
+ * enumerate the registered ids; the `detail` (the coordinator's log) says which.
+ */
+export const NOT_REGISTERED =
+  'this client id and public key are not registered together with this coordinator (the operator registers the public key fedrec keygen printed under clients.allow)';
+
 export class Handshake {
+  /** Compared against when the id is unknown, so both refusals do the same work before answering. */
+  private readonly decoy = crypto.getRandomValues(new Uint8Array(32));
+
   constructor(
     private readonly allow: ReadonlyMap<string, Uint8Array>,
     private readonly verifier: SignatureVerifier,
@@ -32,9 +43,10 @@ export class Handshake {
   begin(raw: unknown, now = Date.now()): { pending: PendingAuth; challenge: { nonce: string; serverProtocolVersion: number } } {
     const hello = parseMessage('hello', raw);
     const key = this.allow.get(hello.clientId);
-    if (!key) throw new ProtocolError('unknown-identity', `client id ${hello.clientId} is not in this coordinator's allow-list (register its public key in clients.allow)`);
-    if (!bytesEqual(key, fromBase64(hello.publicKey))) {
-      throw new ProtocolError('unknown-identity', `the public key presented for ${hello.clientId} is not the one registered for it`);
+    const keyMatches = bytesEqual(key ?? this.decoy, fromBase64(hello.publicKey));
+    if (!key || !keyMatches) {
+      const why = key ? 'the presented key is not the one registered for this id' : 'the id is not in clients.allow';
+      throw new ProtocolError('unknown-identity', NOT_REGISTERED, `hello as ${hello.clientId}: ${why}`);
     }
     const nonce = new Uint8Array(32);
     crypto.getRandomValues(nonce);

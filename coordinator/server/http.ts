@@ -1,6 +1,9 @@
 // The HTTP API (express): health, status, round records, model downloads
-// (safetensors, cacheable: a version never changes), the catalog and metrics.
-import express, { type Express, type Request, type Response } from 'express';
+// (safetensors, cacheable: a version never changes) and the catalog, on the
+// public port; /metrics, the full status and unredacted round records on the
+// operator listener (createOperatorApp), which is never public.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import type { RoundEngine } from '../engine/index.ts';
 import type { Store } from '../store/index.ts';
@@ -11,13 +14,16 @@ export interface HttpDeps {
   engine: RoundEngine;
   store: Store;
   catalog: { items: Array<{ id: string; category?: string; price?: number }> };
-  metrics: Registry;
   connected: () => number;
   onBytesOut: (n: number) => void;
+  /** POST /api/updates (the socket adapter's upload handler); absent: no uploads over HTTP. */
+  upload?: RequestHandler;
+  /** The operator's log: internal errors are written here, never sent to the peer. */
+  log?: (line: string) => void;
   /**
    * Central DP: round records leave out who took part, their refusals and
-   * client-reported metrics (none of which the noise covers); the full records
-   * stay in the store for the operator.
+   * client-reported metrics (none of which the noise covers); the operator
+   * listener serves the full records.
    */
   redactRounds?: boolean;
 }
@@ -38,39 +44,97 @@ export function redactRecord(r: RoundRecord): Omit<Partial<RoundRecord>, 'privac
   return { round, outcome, fromVersion, modelVersion, lineage, strategy, ...(reason !== undefined ? { reason } : {}), ...(ledger ? { privacy: ledger } : {}) };
 }
 
-function intParam(req: Request, name: string): number | null {
-  const v = Number(req.params[name]);
-  return Number.isInteger(v) && v >= 0 ? v : null;
+const CANONICAL_INT = /^(0|[1-9][0-9]*)$/;
+
+/**
+ * A path or query value that names a number: decimal digits without sign,
+ * leading zero, exponent, spaces or fraction, and a safe integer. Anything else
+ * is null: `Number()` would read '0x10', '010', '1e1', ' 1' and '+1' as numbers,
+ * and a model version served under a second name would be cached forever.
+ */
+export function canonicalInt(v: unknown): number | null {
+  if (typeof v !== 'string' || !CANONICAL_INT.test(v)) return null;
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : null;
 }
 
-export function createHttpApp(d: HttpDeps): Express {
+const NOT_CANONICAL = 'must be a canonical non-negative integer (decimal digits, no sign, leading zero, exponent or spaces)';
+
+/**
+ * The last handler: every error becomes JSON. Client errors (status 4xx, e.g. a
+ * path express cannot decode) say what was wrong; anything else is an opaque
+ * 500 and goes to the operator's log. Never a stack trace or a file path.
+ */
+export function jsonErrors(log: (line: string) => void = () => {}): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const e = err as { status?: unknown; statusCode?: unknown; expose?: unknown; message?: unknown; stack?: unknown };
+    const status = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : 500;
+    const client = status >= 400 && status < 500;
+    if (!client) log(`HTTP ${req.method} ${req.originalUrl.slice(0, 200)} failed: ${String(e?.stack ?? e?.message ?? err)}`);
+    if (res.headersSent) {
+      req.socket.destroy();
+      return;
+    }
+    const message = client && e?.expose === true && typeof e.message === 'string' ? e.message.slice(0, 200) : client ? 'bad request' : 'internal error';
+    res.status(client ? status : 500).json({ error: message });
+  };
+}
+
+/** What /api/status shows everyone: the round, its state, connected clients, the model version and lineage. */
+export function publicStatus(engine: RoundEngine, store: Store, connected: number): Record<string, unknown> {
+  return { round: engine.round, state: engine.state, ...(engine.stopReason ? { stopReason: engine.stopReason } : {}), clients: connected, modelVersion: engine.modelVersion, lineage: store.lineage };
+}
+
+/** An express app with the parts every listener shares; `routes` adds the listener's own. */
+function jsonApp(log: ((line: string) => void) | undefined, routes: (app: Express) => void): Express {
   const app = express();
   app.disable('x-powered-by');
   app.get('/healthz', (_req, res) => {
     res.json({ ok: true });
   });
-  app.get('/api/status', (_req, res) => {
-    res.json({ round: d.engine.round, state: d.engine.state, ...(d.engine.stopReason ? { stopReason: d.engine.stopReason } : {}), clients: d.connected(), modelVersion: d.engine.modelVersion, lineage: d.store.lineage });
+  routes(app);
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found' });
   });
+  app.use(jsonErrors(log));
+  return app;
+}
+
+/** GET /api/rounds?from=&limit= and /api/rounds/:n, each record passed through `show`. */
+function roundRoutes(app: Express, store: Store, show: (r: RoundRecord) => unknown): void {
   app.get('/api/rounds', (req, res) => {
-    const from = Number(req.query.from ?? 1);
-    const limit = Math.min(Number(req.query.limit ?? 100), 1000);
-    if (!Number.isInteger(from) || from < 1 || !Number.isInteger(limit) || limit < 1) {
-      res.status(400).json({ error: 'from and limit must be positive integers' });
+    const from = req.query.from === undefined ? 1 : canonicalInt(req.query.from);
+    const limit = req.query.limit === undefined ? 100 : canonicalInt(req.query.limit);
+    if (from === null || from < 1 || limit === null || limit < 1) {
+      res.status(400).json({ error: `from and limit must be positive integers, given once each; ${NOT_CANONICAL}` });
       return;
     }
-    const records = d.store.records({ from, limit });
-    res.json(d.redactRounds ? records.map(redactRecord) : records);
+    res.json(store.records({ from, limit: Math.min(limit, 1000) }).map(show));
   });
   app.get('/api/rounds/:n', (req, res) => {
-    const n = intParam(req, 'n');
-    const rec = n === null ? undefined : d.store.record(n);
+    const n = canonicalInt(req.params.n);
+    if (n === null) {
+      res.status(400).json({ error: `round ${NOT_CANONICAL}` });
+      return;
+    }
+    const rec = store.record(n);
     if (!rec) {
       res.status(404).json({ error: `no round ${req.params.n}` });
       return;
     }
-    res.json(d.redactRounds ? redactRecord(rec) : rec);
+    res.json(show(rec));
   });
+}
+
+export function createHttpApp(d: HttpDeps): Express {
+  return jsonApp(d.log, (app) => publicRoutes(app, d));
+}
+
+function publicRoutes(app: Express, d: HttpDeps): void {
+  app.get('/api/status', (_req, res) => {
+    res.json(publicStatus(d.engine, d.store, d.connected()));
+  });
+  roundRoutes(app, d.store, d.redactRounds ? redactRecord : (r) => r);
   app.get('/api/privacy', (_req, res) => {
     res.json(d.engine.privacyStatus());
   });
@@ -87,9 +151,13 @@ export function createHttpApp(d: HttpDeps): Express {
     sendModel(res, modelVersion, bytes, false);
   });
   app.get('/api/models/:version', async (req, res) => {
-    const v = intParam(req, 'version');
-    const bytes = v === null ? null : await d.store.modelBytes(v);
-    if (v === null || !bytes) {
+    const v = canonicalInt(req.params.version);
+    if (v === null) {
+      res.status(400).json({ error: `model version ${NOT_CANONICAL}` });
+      return;
+    }
+    const bytes = await d.store.modelBytes(v);
+    if (!bytes) {
       res.status(404).json({ error: `no model version ${req.params.version}` });
       return;
     }
@@ -102,12 +170,45 @@ export function createHttpApp(d: HttpDeps): Express {
   app.get('/api/catalog', (_req, res) => {
     res.json({ lineage: d.store.lineage, items: d.catalog.items });
   });
-  app.get('/metrics', async (_req, res) => {
-    res.setHeader('content-type', d.metrics.contentType);
-    res.end(await d.metrics.metrics());
+  if (d.upload) app.post('/api/updates', d.upload);
+}
+
+export interface OperatorDeps {
+  store: Store;
+  metrics: Registry;
+  /** The full status: the public one plus connections, uploads, limits and privacy. */
+  status: () => Record<string, unknown>;
+  /** When set, every request must carry `authorization: Bearer <token>`. */
+  token?: string;
+  log?: (line: string) => void;
+}
+
+/** Refuses a request without the operator's bearer token (compared in constant time, as SHA-256 digests). */
+function requireBearer(token: string): RequestHandler {
+  const digest = (s: string) => createHash('sha256').update(s).digest();
+  const want = digest(token);
+  return (req, res, next) => {
+    const m = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+    if (m && timingSafeEqual(digest(m[1]), want)) return next();
+    res.status(401).setHeader('www-authenticate', 'Bearer').json({ error: 'the operator listener needs authorization: Bearer <operator.token>' });
+  };
+}
+
+/**
+ * The operator listener's app: /metrics (round durations and commit latency
+ * leak the realised sample size under DP), the full status and the round
+ * records as stored (never redacted).
+ */
+export function createOperatorApp(d: OperatorDeps): Express {
+  return jsonApp(d.log, (app) => {
+    if (d.token) app.use(requireBearer(d.token));
+    app.get('/api/status', (_req, res) => {
+      res.json(d.status());
+    });
+    roundRoutes(app, d.store, (r) => r);
+    app.get('/metrics', async (_req, res) => {
+      res.setHeader('content-type', d.metrics.contentType);
+      res.end(await d.metrics.metrics());
+    });
   });
-  app.use((_req, res) => {
-    res.status(404).json({ error: 'not found' });
-  });
-  return app;
 }

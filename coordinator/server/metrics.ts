@@ -3,20 +3,24 @@
 import { Registry, Gauge, Counter } from 'prom-client';
 import { REASON_CODES } from '../../protocol/index.ts';
 import type { RoundEngine } from '../engine/index.ts';
-import type { SocketStats } from './socketAdapter.ts';
+import type { SocketAdapter } from './socketAdapter.ts';
 
-export function createMetrics(engine: RoundEngine, sockets: { connected: number; stats: SocketStats }, bytesOut: () => number): Registry {
+type Transport = Pick<SocketAdapter, 'connected' | 'connections' | 'stats' | 'uploadStats' | 'uploadBuffer' | 'work'>;
+
+export function createMetrics(engine: RoundEngine, sockets: Transport, bytesOut: () => number): Registry {
   const registry = new Registry();
   const s = engine.stats;
   new Gauge({ name: 'fedrec_round', help: 'Current round number', registers: [registry], collect() { this.set(engine.round); } });
   new Gauge({ name: 'fedrec_model_version', help: 'Latest committed model version', registers: [registry], collect() { this.set(engine.modelVersion); } });
   new Gauge({ name: 'fedrec_clients_connected', help: 'Authenticated clients connected', registers: [registry], collect() { this.set(sockets.connected); } });
+  new Gauge({ name: 'fedrec_connections_open', help: 'socket.io connections open, authenticated or not', registers: [registry], collect() { this.set(sockets.connections.total); } });
   new Counter({ name: 'fedrec_rounds_total', help: 'Rounds closed, by outcome', labelNames: ['outcome'], registers: [registry], collect() {
     this.reset();
     this.inc({ outcome: 'committed' }, s.committed);
     this.inc({ outcome: 'abandoned' }, s.abandoned);
   } });
   new Counter({ name: 'fedrec_updates_accepted_total', help: 'Updates accepted into an aggregate', registers: [registry], collect() { this.reset(); this.inc(s.accepted); } });
+  new Counter({ name: 'fedrec_updates_bounded_total', help: 'Accepted updates shortened by the norm bound (no DP) or the W x clip projection (central DP)', registers: [registry], collect() { this.reset(); this.inc(s.bounded); } });
   new Counter({ name: 'fedrec_updates_refused_total', help: 'Updates and reports refused, by reason', labelNames: ['reason'], registers: [registry], collect() {
     this.reset();
     for (const code of REASON_CODES) this.inc({ reason: code }, s.refused.get(code) ?? 0);
@@ -25,6 +29,17 @@ export function createMetrics(engine: RoundEngine, sockets: { connected: number;
     this.reset();
     for (const [code, n] of sockets.stats.authFailures) this.inc({ reason: code }, n);
   } });
+  new Counter({ name: 'fedrec_transport_refused_total', help: 'Socket messages and uploads refused by the transport (before the engine), by channel and reason', labelNames: ['channel', 'reason'], registers: [registry], collect() {
+    this.reset();
+    for (const [code, n] of sockets.stats.connectionsRefused) this.inc({ channel: 'connection', reason: code }, n);
+    for (const [code, n] of sockets.stats.messagesRefused) this.inc({ channel: 'message', reason: code }, n);
+    for (const [code, n] of sockets.uploadStats.refused) this.inc({ channel: 'upload', reason: code }, n);
+  } });
+  new Counter({ name: 'fedrec_uploads_queued_total', help: 'Update uploads read and queued for the engine', registers: [registry], collect() { this.reset(); this.inc(sockets.uploadStats.queued); } });
+  new Gauge({ name: 'fedrec_upload_buffer_bytes', help: 'Bytes of upload bodies in memory now (being read or waiting for the engine)', registers: [registry], collect() { this.set(sockets.uploadBuffer.used); } });
+  new Gauge({ name: 'fedrec_upload_buffer_peak_bytes', help: 'Most bytes of upload bodies in memory at once since start', registers: [registry], collect() { this.set(sockets.uploadBuffer.peak); } });
+  new Gauge({ name: 'fedrec_uploads_waiting', help: 'Uploads waiting, unread, for room in the upload buffer', registers: [registry], collect() { this.set(sockets.uploadBuffer.waiting); } });
+  new Gauge({ name: 'fedrec_work_queue_length', help: 'Updates and reports waiting for the engine', registers: [registry], collect() { this.set(sockets.work.length); } });
   new Gauge({ name: 'fedrec_round_duration_seconds', help: 'Duration of the last committed round', registers: [registry], collect() { this.set(s.lastRoundSeconds); } });
   new Gauge({ name: 'fedrec_commit_latency_ms', help: 'Milliseconds from the last accepted update to the committed model, last round', registers: [registry], collect() { this.set(s.lastCommitMs); } });
   new Counter({ name: 'fedrec_update_bytes_received_total', help: 'Payload bytes of accepted updates', registers: [registry], collect() { this.reset(); this.inc(s.bytesIn); } });

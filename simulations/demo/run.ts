@@ -1,7 +1,7 @@
 // `fedrec demo`: a coordinator and three merchant clients as separate
 // processes on 127.0.0.1 train one model on non-IID synthetic shops; then the
 // business case on each merchant's own test users.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { businessCase, type CaseRow } from './businessCase.ts';
@@ -33,15 +33,6 @@ interface RoundRow {
   metrics: Record<string, number>;
   timings: { startedAt: number; closedAt: number };
   privacy?: { epsilon?: number; contributions?: number };
-}
-
-/** Round records from the coordinator's own log (the operator's view: under DP the API redacts participants and metrics). */
-function readRounds(dataDir: string, from: number): RoundRow[] {
-  const path = join(dataDir, 'rounds.jsonl');
-  if (!existsSync(path)) return [];
-  const lines = readFileSync(path, 'utf8').split('\n');
-  lines.pop(); // the last line may be partial while it is written
-  return lines.map((l) => JSON.parse(l) as RoundRow).filter((r) => (r as { round: number }).round >= from);
 }
 
 function fmt(x: number | undefined): string {
@@ -106,7 +97,9 @@ export async function runDemo(o: DemoOptions): Promise<{ rows: CaseRow[]; second
     const coord = spawnFedrec(['coordinator', '--config', join(dir, 'fedrec.json')], (l) => o.log(l));
     children.push(coord);
     const url = (await waitForLine(coord, /listening on (http:\/\/\S+)/, 60_000))[1];
-    o.print(`coordinator: ${url}  (status ${url}/api/status, rounds ${url}/api/rounds, metrics ${url}/metrics)`);
+    // the operator's view: under DP the public API redacts participants, metrics and timings
+    const operatorUrl = (await waitForLine(coord, /operator listener on (http:\/\/\S+)/, 1000))[1];
+    o.print(`coordinator: ${url}  (status ${url}/api/status, rounds ${url}/api/rounds; operator: ${operatorUrl}/metrics)`);
     for (const id of ids) {
       children.push(spawnFedrec(['client', '--server', url, '--identity', join(dir, `${id}.json`), '--data', spec, '--merchant', id], (l) => o.log(l)));
     }
@@ -119,7 +112,7 @@ export async function runDemo(o: DemoOptions): Promise<{ rows: CaseRow[]; second
         o.print(coord.lines.find((l) => /stopping before round/.test(l))!);
         break;
       }
-      const recs = o.dp ? readRounds(config.dataDir, shown + 1) : await getJson<RoundRow[]>(`${url}/api/rounds?from=${shown + 1}`).catch(() => [] as RoundRow[]);
+      const recs = await getJson<RoundRow[]>(`${operatorUrl}/api/rounds?from=${shown + 1}`).catch(() => [] as RoundRow[]);
       for (const r of recs) {
         const m = r.metrics;
         o.print(

@@ -1,7 +1,7 @@
 // coordinator/config: the privacy section's defaults and the refusals that
 // name the field and the fix.
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseCoordinatorConfig } from '../../coordinator/config.ts';
+import { ConfigError, operatorPort, parseCoordinatorConfig } from '../../coordinator/config.ts';
 
 const central = (privacy: Record<string, unknown>, extra: Record<string, unknown> = {}) => parseCoordinatorConfig({ privacy: { mode: 'central', ...privacy }, ...extra });
 const refusal = (f: () => unknown): string => {
@@ -56,5 +56,43 @@ describe('privacy config', () => {
     expect(refusal(() => central({ sampleRate: 0.1, population: 10, clip: { adaptive: { targetQuantile: 1 } } }))).toMatch(/privacy\.clip/);
     expect(refusal(() => central({ sampleRate: 0.1, population: 10, epsilon: 3 }))).toMatch(/privacy/);
     expect(refusal(() => parseCoordinatorConfig({ privacy: { mode: 'local' } }))).toMatch(/privacy\.mode/);
+  });
+});
+
+describe('operator listener config', () => {
+  it('binds loopback, on the public port + 1 (a free port when the public one is), unless told otherwise', () => {
+    const d = parseCoordinatorConfig({});
+    expect(d.operator).toEqual({ host: '127.0.0.1' });
+    expect(operatorPort(d)).toBe(8081);
+    expect(operatorPort(parseCoordinatorConfig({ port: 0 }))).toBe(0);
+    expect(operatorPort(parseCoordinatorConfig({ port: 9000, operator: { port: 9100 } }))).toBe(9100);
+    expect(operatorPort(parseCoordinatorConfig({ port: 0, operator: { port: 0 } }))).toBe(0);
+  });
+
+  it('refuses a port it cannot derive or that clashes, a short token and unknown keys', () => {
+    expect(refusal(() => parseCoordinatorConfig({ port: 65535 }))).toMatch(/operator\.port: is required when port is 65535/);
+    expect(refusal(() => parseCoordinatorConfig({ port: 9000, operator: { port: 9000 } }))).toMatch(/operator\.port: must differ from port/);
+    expect(refusal(() => parseCoordinatorConfig({ operator: { token: 'short' } }))).toMatch(/operator\.token: must be at least 16 characters/);
+    expect(refusal(() => parseCoordinatorConfig({ operator: { metrics: true } }))).toMatch(/operator/);
+  });
+});
+
+describe('limits config', () => {
+  it('defaults suit merchants and browsers behind a NAT, and a small socket.io frame for everyone', () => {
+    expect(parseCoordinatorConfig({}).limits).toEqual({
+      maxMessageBytes: 16384,
+      uploadBufferBytes: 256 * 1024 * 1024,
+      handshakeTimeoutSeconds: 10,
+      maxConnections: 10_000,
+      maxConnectionsPerAddress: 256,
+      messagesPerSecond: 5,
+    });
+  });
+
+  it('refuses out-of-range and unknown limits by field', () => {
+    expect(refusal(() => parseCoordinatorConfig({ limits: { maxMessageBytes: 1024 } }))).toMatch(/limits\.maxMessageBytes: must be at least 4096/);
+    expect(refusal(() => parseCoordinatorConfig({ limits: { handshakeTimeoutSeconds: 0 } }))).toMatch(/limits\.handshakeTimeoutSeconds/);
+    expect(refusal(() => parseCoordinatorConfig({ limits: { maxConnectionsPerAddress: 0 } }))).toMatch(/limits\.maxConnectionsPerAddress/);
+    expect(refusal(() => parseCoordinatorConfig({ limits: { maxSockets: 5 } }))).toMatch(/limits/);
   });
 });

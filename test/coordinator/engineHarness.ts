@@ -180,11 +180,18 @@ export interface Sent {
 
 type Listener = (s: Sent) => void;
 
-/** Records every message; `gone` clients make send() return false. */
+/** Records every message; `gone` clients make send() return false; `queued` jobs run at flush() (a transport's queue). */
 export class FakeTransport implements EngineTransport {
   readonly sent: Sent[] = [];
   readonly gone = new Set<string>();
+  readonly queued: Array<() => void> = [];
+  flushes = 0;
   private listeners: Listener[] = [];
+
+  async flush(): Promise<void> {
+    this.flushes++;
+    for (const job of this.queued.splice(0)) job();
+  }
 
   send(clientId: string, kind: SentKind, msg: unknown): boolean {
     const s: Sent = { clientId, kind, msg, at: Date.now() };

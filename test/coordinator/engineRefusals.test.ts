@@ -183,6 +183,33 @@ describe('refusals', () => {
     expect(Math.sqrt(moved)).toBeLessThanOrEqual(2 * (1 + 1e-6));
   });
 
+  it('an update the transport received before the deadline counts even if it reaches the engine after it (queued): the round flushes the transport first', async () => {
+    const h = await harness({ clients: ['alice', 'bob'], config: { totalRounds: 1, minClients: 2, clientsPerRound: 2, quorum: 2, deadlineMs: 300 } });
+    const [A, B] = ['alice', 'bob'].map((id) => h.clients.get(id)!);
+    const run = h.start();
+    const t1 = (await h.transport.task(1)).msg;
+    accepted(h, 'alice', makeUpdate(A, t1, fill(1)));
+    // bob's upload arrives now but waits in the transport's queue past the deadline
+    const arrived = Date.now();
+    h.transport.queued.push(() => h.engine.receiveUpdate('bob', makeUpdate(B, t1, fill(3)), arrived));
+    await run;
+    expect(h.transport.flushes).toBe(1);
+    const r = h.store.record(1)!;
+    expect(r.outcome).toBe('committed');
+    expect(r.participants.map((p) => p.clientId).sort()).toEqual(['alice', 'bob']);
+  });
+
+  it('an update the transport received after the deadline is refused, whenever it is processed', async () => {
+    const h = await harness({ clients: ['alice', 'bob'], config: { totalRounds: 1, minClients: 2, clientsPerRound: 2, quorum: 1, deadlineMs: 2000 } });
+    const A = h.clients.get('alice')!;
+    const run = h.start();
+    const t1 = (await h.transport.task(1)).msg;
+    h.engine.receiveUpdate('alice', makeUpdate(A, t1, fill(1)), t1.deadline + 1);
+    expect(h.transport.of('updateRejected', 'alice')[0].msg.code).toBe('deadline-passed');
+    h.engine.stop();
+    await run;
+  });
+
   it('the default norm bound is 10 × the initial model norm, at least 1', () => {
     // hand: ‖(3, 4)‖ = 5 → 50; a zero model → 1
     expect(defaultMaxUpdateNorm(Float32Array.of(3, 4))).toBe(50);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { WorkQueue } from '../../coordinator/server/socketAdapter.ts';
+import { WorkQueue } from '../../coordinator/server/workQueue.ts';
 
 describe('the adapter work queue', () => {
   it('runs jobs in order, one per macrotask, so I/O callbacks (heartbeats) run between them', async () => {

@@ -6,13 +6,12 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseCoordinatorConfig } from '../../coordinator/config.ts';
-import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
+import { startCoordinator } from '../../coordinator/coordinator.ts';
 import { modelFileName, optimizerFileName } from '../../coordinator/store/index.ts';
 import type { RoundRecord } from '../../coordinator/types.ts';
 import { authMessage, generateIdentity, sign, toBase64 } from '../../protocol/index.ts';
 import { initBackend, readCheckpoint } from '../../recommender/index.ts';
 import {
-  RawPeer,
   getBytes,
   getJson,
   killChildren,
@@ -28,34 +27,14 @@ import {
   spawnFedrec,
   startClient,
   tempDir,
+  testRun,
   waitFor,
   waitForListening,
   type Child,
-  type InProcessClient,
   type TestIdentity,
 } from './helpers.ts';
 
-const coordinators: RunningCoordinator[] = [];
-const clients: InProcessClient[] = [];
-const peers: RawPeer[] = [];
-
-async function start(cfg: Record<string, unknown>): Promise<RunningCoordinator> {
-  const c = await startCoordinator(parseCoordinatorConfig(cfg));
-  coordinators.push(c);
-  return c;
-}
-
-function peer(url: string): RawPeer {
-  const p = new RawPeer(url);
-  peers.push(p);
-  return p;
-}
-
-async function stopAll(): Promise<void> {
-  for (const p of peers.splice(0)) p.close();
-  await Promise.all(clients.splice(0).map((c) => c.stop().catch(() => {})));
-  await Promise.all(coordinators.splice(0).map((c) => c.close().catch(() => {})));
-}
+const { clients, start, peer, stopAll } = testRun();
 
 function readRoundsLog(dataDir: string): RoundRecord[] {
   const text = readFileSync(join(dataDir, 'rounds.jsonl'), 'utf8');
@@ -97,6 +76,7 @@ async function killAndRestart(when: 'between-rounds' | 'mid-training'): Promise<
       rounds: { total, clientsPerRound: 2, minClients: 2, quorum: 2, deadlineSeconds: 20, pauseSeconds: 0.5 },
     }),
     port,
+    operator: { port: 0 },
   };
   const cfgPath = join(dir, 'fedrec.json');
   writeFileSync(cfgPath, JSON.stringify(cfg, null, 2));
@@ -307,7 +287,10 @@ describe('federation over real sockets', () => {
     expect(health.status).toBe(200);
     expect(health.body).toEqual({ ok: true });
 
-    const metricsRes = await fetch(`${base}/metrics`);
+    // /metrics is the operator's (it leaks round timings): not on the public port
+    const publicMetrics = await getJson(`${base}/metrics`);
+    expect(publicMetrics.status).toBe(404);
+    const metricsRes = await fetch(`${c.operatorUrl}/metrics`);
     expect(metricsRes.status).toBe(200);
     expect(metricsRes.headers.get('content-type')).toMatch(/text\/plain/);
     const metrics = await metricsRes.text();
@@ -374,11 +357,11 @@ describe('federation over real sockets', () => {
 
   it('refuses hostile peers with the right reason, counts them, and keeps serving', async () => {
     const data = 'synthetic:users=60,items=100';
-    const [h, h2] = ['h0', 'h1'].map(makeIdentity);
+    const [h, h2, h3] = ['h0', 'h1', 'h2'].map(makeIdentity);
     const other = generateIdentity();
     const dataDir = join(tempDir(), 'data');
     const c = await start(
-      makeConfig({ dataDir, data, clients: [h, h2], model: { name: 'mf', dim: 4 }, evaluate: false, rounds: { total: 1, clientsPerRound: 2, minClients: 2, quorum: 2, deadlineSeconds: 30 } }),
+      makeConfig({ dataDir, data, clients: [h, h2, h3], model: { name: 'mf', dim: 4 }, evaluate: false, rounds: { total: 1, clientsPerRound: 3, minClients: 3, quorum: 2, deadlineSeconds: 30 } }),
     );
     const size = c.store.spec.size;
     const url = c.url;
@@ -387,14 +370,15 @@ describe('federation over real sockets', () => {
     const p1 = peer(url);
     await p1.connect();
     p1.hello({ id: 'stranger', publicKey: other.publicKey });
-    expect((await p1.next('refusal')).code).toBe('unknown-identity');
+    const unknownId = await p1.next('refusal');
+    expect(unknownId.code).toBe('unknown-identity');
     await p1.next('disconnect');
 
-    // registered id, wrong key
+    // registered id, wrong key: refused exactly as an unknown id, so the ids registered cannot be enumerated
     const p2 = peer(url);
     await p2.connect();
     p2.hello({ id: h.id, publicKey: other.publicKey });
-    expect((await p2.next('refusal')).code).toBe('unknown-identity');
+    expect(await p2.next('refusal')).toEqual(unknownId);
     await p2.next('disconnect');
 
     // right key presented, challenge signed with another key
@@ -415,57 +399,58 @@ describe('federation over real sockets', () => {
     expect(c.engine.clients).toBe(0);
     expect(c.engine.state).toBe('waiting');
 
-    // two authenticated hand-driven clients start round 1
-    const ph = peer(url);
-    await ph.connect();
-    await ph.authenticate(h);
-    const ph2 = peer(url);
-    await ph2.connect();
-    await ph2.authenticate(h2);
-    const task = await ph.next('task');
-    const task2 = await ph2.next('task');
+    // three authenticated hand-driven clients start round 1
+    const [ph, ph2, ph3] = [peer(url), peer(url), peer(url)];
+    for (const [p, who] of [[ph, h], [ph2, h2], [ph3, h3]] as const) {
+      await p.connect();
+      await p.authenticate(who);
+    }
+    const [task, task2, task3] = await Promise.all([ph, ph2, ph3].map((p) => p.next('task')));
     expect(task).toMatchObject({ round: 1, modelVersion: 0, codec: 'f32' });
-    expect(task2.round).toBe(1);
+    expect(task.upload.token).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    expect(new Set([task, task2, task3].map((t) => t.upload.token)).size).toBe(3);
 
+    // each upload token allows three attempts: each client spends its three on the engine's checks
     const zeros = new Float32Array(size);
-    const rejected = async (msg: unknown): Promise<string> => {
-      const from = ph.events.length;
-      ph.emit('update', msg);
-      const ev = await Promise.race([ph.next('updateRejected', { from }), ph.next('updateAck', { from }).then(() => ({ code: 'ACCEPTED' }))]);
-      return ev.code as string;
-    };
     // forged: signed by a key that is not h's
-    expect(await rejected(signedUpdate({ ...h, ...other }, task, zeros))).toBe('bad-signature');
+    expect(await ph.submit(url, task, signedUpdate({ ...h, ...other }, task, zeros))).toBe('bad-signature');
     // payload swapped after signing
     const tampered = signedUpdate(h, task, zeros);
     tampered.payload = signedUpdate(h, task, Float32Array.from(zeros, () => 1)).payload;
-    expect(await rejected(tampered)).toBe('bad-signature');
-    expect(await rejected(signedUpdate(h, task, new Float32Array(size - 1)))).toBe('shape');
+    expect(await ph.submit(url, task, tampered)).toBe('bad-signature');
+    expect(await ph.submit(url, task, signedUpdate(h, task, zeros))).toBe('ACCEPTED');
+    // a fourth attempt is refused over HTTP, before the body is read
+    expect(await ph.submit(url, task, signedUpdate(h, task, zeros))).toBe('http 403 rate-limited');
+    // an envelope whose header lacks the update's fields reaches the engine and is refused there
+    expect(await ph3.submit(url, task3, { round: 1, payload: new Uint8Array(8) })).toBe('schema');
+    expect(await ph3.submit(url, task3, signedUpdate(h3, task3, zeros))).toBe('ACCEPTED');
+    expect(await ph3.submit(url, task3, signedUpdate(h3, task3, zeros))).toBe('replay');
+    expect(await ph2.submit(url, task2, signedUpdate(h2, task2, new Float32Array(size - 1)))).toBe('shape');
     const nan = new Float32Array(size);
     nan[size >> 1] = Number.NaN;
-    expect(await rejected(signedUpdate(h, task, nan))).toBe('non-finite');
-    expect(await rejected('garbage')).toBe('schema');
-    // a valid update, then the same again
-    const from = ph.events.length;
-    ph.emit('update', signedUpdate(h, task, zeros));
-    expect(await ph.next('updateAck', { from })).toMatchObject({ round: 1, accepted: true });
-    expect(await rejected(signedUpdate(h, task, zeros))).toBe('replay');
-    expect(ph.disconnected).toBe(false);
-
-    // the other client completes the round
+    expect(await ph2.submit(url, task2, signedUpdate(h2, task2, nan))).toBe('non-finite');
+    // an update over socket.io is refused with where to send it instead
     ph2.emit('update', signedUpdate(h2, task2, zeros));
-    await ph2.next('updateAck');
+    const wrong = await ph2.next('updateRejected', { pred: (m) => m.code === 'wrong-channel' });
+    expect(wrong).toMatchObject({ round: 1, code: 'wrong-channel' });
+    expect(wrong.message).toMatch(/POST .*\/api\/updates/);
+    expect([ph, ph2, ph3].some((p) => p.disconnected)).toBe(false);
+    // the last valid update completes the round
+    expect(await ph2.submit(url, task2, signedUpdate(h2, task2, zeros))).toBe('ACCEPTED');
     const rec = await waitFor(() => c.store.record(1), 10_000, 'round 1 to close');
     expect(rec.outcome).toBe('committed');
-    expect(rec.participants.map((x) => x.clientId).sort()).toEqual(['h0', 'h1']);
-    expect(rec.refusals.map((x) => x.code)).toEqual(['bad-signature', 'bad-signature', 'shape', 'non-finite', 'schema', 'replay']);
+    expect(rec.participants.map((x) => x.clientId).sort()).toEqual(['h0', 'h1', 'h2']);
+    expect(rec.refusals.map((x) => x.code)).toEqual(['bad-signature', 'bad-signature', 'schema', 'replay', 'shape', 'non-finite']);
+    // its tokens died with it
+    await waitFor(() => c.engine.state === 'stopped', 10_000, 'the run to end');
+    expect(await ph2.submit(url, task2, signedUpdate(h2, task2, zeros))).toBe('http 403 round-closed');
     // nothing hostile reached the model: zero deltas leave version 1 equal to version 0
     const v0 = readCheckpoint((await getBytes(`${url}/api/models/0`)).bytes).weights;
     const v1 = readCheckpoint((await getBytes(`${url}/api/models/1`)).bytes).weights;
     expect(v1.every((w) => Number.isFinite(w))).toBe(true);
     expect(Array.from(v1)).toEqual(Array.from(v0));
 
-    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const metrics = await (await fetch(`${c.operatorUrl}/metrics`)).text();
     const refused = (reason: string) => metricValue(metrics, `fedrec_updates_refused_total{reason="${reason}"}`);
     const authRefused = (reason: string) => metricValue(metrics, `fedrec_auth_refused_total{reason="${reason}"}`);
     expect(refused('bad-signature')).toBe(2);
@@ -476,7 +461,10 @@ describe('federation over real sockets', () => {
     expect(authRefused('unknown-identity')).toBe(2);
     expect(authRefused('auth-failed')).toBe(1);
     expect(authRefused('not-authenticated')).toBe(1);
-    expect(metricValue(metrics, 'fedrec_updates_accepted_total')).toBe(2);
+    expect(metricValue(metrics, 'fedrec_transport_refused_total{channel="upload",reason="rate-limited"}')).toBe(1);
+    expect(metricValue(metrics, 'fedrec_transport_refused_total{channel="upload",reason="round-closed"}')).toBe(1);
+    expect(metricValue(metrics, 'fedrec_transport_refused_total{channel="message",reason="wrong-channel"}')).toBe(1);
+    expect(metricValue(metrics, 'fedrec_updates_accepted_total')).toBe(3);
     expect(metricValue(metrics, 'fedrec_rounds_total{outcome="committed"}')).toBe(1);
 
     const status = await getJson(`${url}/api/status`);

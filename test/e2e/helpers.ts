@@ -3,14 +3,28 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadLocalData } from '../../client/node/data.ts';
+import { parseCoordinatorConfig } from '../../coordinator/config.ts';
+import { startCoordinator, type RunningCoordinator } from '../../coordinator/coordinator.ts';
 import { SocketClient } from '../../client/node/socketClient.ts';
 import type { TaskReport } from '../../client/core.ts';
 import { io as ioClient, type Socket as ClientSocket } from 'socket.io-client';
-import { PROTOCOL_VERSION, authMessage, encode, generateIdentity, identityToJSON, sign, signedUpdate as protocolSignedUpdate, toBase64 } from '../../protocol/index.ts';
+import {
+  PROTOCOL_VERSION,
+  authMessage,
+  encode,
+  encodeUpdateEnvelope,
+  generateIdentity,
+  identityToJSON,
+  sign,
+  signedUpdate as protocolSignedUpdate,
+  toBase64,
+  type UpdateEnvelopeFields,
+} from '../../protocol/index.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const FEDREC_BIN = join(ROOT, 'bin/fedrec.mjs');
@@ -115,6 +129,36 @@ export function startClient(server: string, who: TestIdentity, data: string, mer
   };
 }
 
+// ------------------------------------------------------------ what one test file starts
+
+/**
+ * The in-process coordinators, clients and hand-driven peers a test file
+ * starts, so that its afterEach can stop them all (`stopAll`).
+ */
+export function testRun() {
+  const coordinators: RunningCoordinator[] = [];
+  const clients: InProcessClient[] = [];
+  const peers: RawPeer[] = [];
+  return {
+    clients,
+    async start(cfg: Record<string, unknown>): Promise<RunningCoordinator> {
+      const c = await startCoordinator(parseCoordinatorConfig(cfg));
+      coordinators.push(c);
+      return c;
+    },
+    peer(url: string, transports: 'websocket' | 'default' = 'websocket'): RawPeer {
+      const p = new RawPeer(url, { transports });
+      peers.push(p);
+      return p;
+    },
+    async stopAll(): Promise<void> {
+      for (const p of peers.splice(0)) p.close();
+      await Promise.all(clients.splice(0).map((c) => c.stop().catch(() => {})));
+      await Promise.all(coordinators.splice(0).map((c) => c.close().catch(() => {})));
+    },
+  };
+}
+
 // ------------------------------------------------------------ child processes
 
 export interface Child {
@@ -207,6 +251,39 @@ export function sha256File(path: string): string {
   return sha256(readFileSync(path));
 }
 
+/**
+ * Sends `request` (raw bytes: request line, headers, body) on a fresh TCP connection and collects what comes back
+ * until the server closes the connection, `waitMs` pass or `until` settles (then we close it). `end: false` leaves
+ * our side open (a body still "to come").
+ */
+export async function rawHttp(
+  url: string,
+  request: string | Uint8Array,
+  opts: { waitMs?: number; end?: boolean; until?: Promise<unknown> } = {},
+): Promise<{ text: string; closed: boolean }> {
+  const { hostname, port } = new URL(url);
+  return await new Promise((resolve, reject) => {
+    const sock = connect(Number(port), hostname);
+    const chunks: Buffer[] = [];
+    let closed = false;
+    const done = () => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ text: Buffer.concat(chunks).toString('latin1'), closed });
+    };
+    const timer = setTimeout(done, opts.waitMs ?? 5000);
+    void opts.until?.then(done, done);
+    sock.on('data', (d: Buffer) => chunks.push(d));
+    sock.on('error', (e: NodeJS.ErrnoException) => (e.code === 'ECONNRESET' ? ((closed = true), done()) : reject(e)));
+    sock.on('end', () => {
+      closed = true;
+      done();
+    });
+    sock.write(request);
+    if (opts.end !== false) sock.end();
+  });
+}
+
 /** The value of a Prometheus sample `name{labels}` (labels exactly as printed), or undefined. */
 export function metricValue(text: string, sample: string): number | undefined {
   for (const line of text.split('\n')) {
@@ -233,8 +310,10 @@ export class RawPeer {
   private readonly waiters = new Set<() => void>();
   disconnected = false;
 
-  constructor(server: string) {
-    this.socket = ioClient(server, { transports: ['websocket'], reconnection: false, autoConnect: false, forceNew: true });
+  /** `transports: 'default'` connects as an unconfigured socket.io client does (long-polling first, then an upgrade). */
+  constructor(server: string, opts: { transports?: 'websocket' | 'default' } = {}) {
+    const transports = opts.transports === 'default' ? {} : { transports: ['websocket'] };
+    this.socket = ioClient(server, { ...transports, reconnection: false, autoConnect: false, forceNew: true });
     this.socket.onAny((kind: string, msg: unknown) => this.push(kind, msg));
     this.socket.on('disconnect', () => {
       this.disconnected = true;
@@ -293,9 +372,34 @@ export class RawPeer {
     return await this.next('welcome');
   }
 
+  /**
+   * Uploads `update` (an update message, or raw body bytes) with the upload token of `task` and waits for the
+   * engine's verdict over the socket: 'ACCEPTED' or the refusal's code. An upload the HTTP layer refuses returns
+   * `http <status> <code>`.
+   */
+  async submit(url: string, task: { upload: { token: string } }, update: Record<string, unknown> | Uint8Array): Promise<string> {
+    const from = this.events.length;
+    const r = await postUpdate(url, task.upload.token, update);
+    if (r.status !== 202) return `http ${r.status} ${r.body.code}`;
+    const ev = await Promise.race([this.next('updateRejected', { from }), this.next('updateAck', { from }).then(() => ({ code: 'ACCEPTED' }))]);
+    return ev.code as string;
+  }
+
   close(): void {
     this.socket.disconnect();
   }
+}
+
+/** POST /api/updates with `token` (as a bearer token, unless `headers` say otherwise); the body is `update` as an envelope, or raw bytes. */
+export async function postUpdate(
+  url: string,
+  token: string,
+  update: Record<string, unknown> | Uint8Array,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: { error?: string; code?: string; queued?: boolean; round?: number }; headers: Headers }> {
+  const body = update instanceof Uint8Array ? update : encodeUpdateEnvelope(update as UpdateEnvelopeFields & { payload: Uint8Array });
+  const res = await fetch(`${url}/api/updates`, { method: 'POST', headers: { authorization: `Bearer ${token}`, ...headers }, body: body as Uint8Array<ArrayBuffer> });
+  return { status: res.status, body: (await res.json().catch(() => ({}))) as never, headers: res.headers };
 }
 
 /** A correctly signed update message for `task` carrying `values` (f32), through the protocol's own helper. */

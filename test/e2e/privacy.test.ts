@@ -1,7 +1,8 @@
 // End-to-end central DP over real sockets: merchants Poisson-sample their
 // users and send sums of per-user clipped deltas, the coordinator noises and
-// charges each round, publishes ε on /api/privacy and /metrics, redacts who
-// took part from /api/rounds, and stops at the budget.
+// charges each round, publishes ε on /api/privacy (and the operator's
+// /metrics), redacts who took part from the public /api/rounds (the operator
+// listener serves them whole), and stops at the budget.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { parseCoordinatorConfig } from '../../coordinator/config.ts';
@@ -87,7 +88,16 @@ describe('central user-level DP over real sockets', () => {
     }
     const one = await getJson(`${c.url}/api/rounds/1`);
     expect(one.body).not.toHaveProperty('participants');
-    const metrics = await (await fetch(`${c.url}/metrics`)).text();
+    // the operator listener serves the records as stored, and the metrics
+    const full = await getJson(`${c.operatorUrl}/api/rounds`);
+    expect(full.body.map((r: { participants: Array<{ clientId: string }> }) => r.participants.map((p) => p.clientId).sort())).toEqual([
+      ['m0', 'm1', 'm2'],
+      ['m0', 'm1', 'm2'],
+    ]);
+    expect(full.body[0].privacy.contributions).toBe(records[0].privacy!.contributions);
+    expect((await getJson(`${c.operatorUrl}/api/rounds/2`)).body.timings).toBeDefined();
+    expect((await getJson(`${c.url}/metrics`)).status).toBe(404);
+    const metrics = await (await fetch(`${c.operatorUrl}/metrics`)).text();
     expect(metricValue(metrics, 'fedrec_privacy_epsilon')).toBeCloseTo(privacy.body.epsilon, 10);
     expect(metricValue(metrics, 'fedrec_privacy_target_epsilon')).toBeCloseTo(target, 10);
     expect(metricValue(metrics, 'fedrec_privacy_rounds_charged')).toBe(2);

@@ -7,6 +7,7 @@ describe('reason codes', () => {
       'bad-version', 'version-too-new', 'version-too-old', 'schema', 'bad-signature', 'unknown-identity',
       'auth-failed', 'not-authenticated', 'stale-round', 'stale-model', 'replay', 'not-selected', 'shape',
       'non-finite', 'too-large', 'norm-exceeded', 'codec', 'deadline-passed', 'round-closed', 'internal',
+      'wrong-channel', 'rate-limited', 'too-many-connections', 'handshake-timeout',
     ]);
     expect(new Set(REASON_CODES).size).toBe(REASON_CODES.length);
     expect(Object.keys(REASON_TEXT).sort()).toEqual([...REASON_CODES].sort());

@@ -60,6 +60,7 @@ function samples(): { [K in MessageKind]: MessageInputs[K] } {
       codec: 'f16',
       evaluate: true,
       signature: b64(64),
+      upload: { token: b64(32, 7) },
     },
     updateAck: { round: 3, accepted: true },
     updateRejected: { round: 3, code: 'stale-round', message: 'round 3 is over; the current round is 4' },
@@ -141,7 +142,7 @@ describe('message registry', () => {
 
 describe('every required field: missing or mistyped -> schema error naming it', () => {
   const s = samples();
-  const optional = new Set(['hello.name', 'hello.capabilities', 'update.metrics', 'task.privacy.noiseShare', 'task.privacy.mode', 'task.privacy.sampleRate', 'task.privacy.reportClipCount', 'task.privacy.maxContributions', 'task.train.optimizer']);
+  const optional = new Set(['hello.name', 'hello.capabilities', 'update.metrics', 'task.privacy.noiseShare', 'task.privacy.mode', 'task.privacy.sampleRate', 'task.privacy.reportClipCount', 'task.privacy.maxContributions', 'task.privacy.maxInteractionsPerUser', 'task.privacy.noiseMultiplier', 'task.privacy.targetEpsilon', 'task.privacy.delta', 'task.durationMs', 'task.train.optimizer', 'task.upload']);
   const cases: [MessageKind, string][] = [];
   for (const kind of MESSAGE_KINDS) {
     const walk = (o: Record<string, unknown>, prefix: string) => {
@@ -173,6 +174,8 @@ describe('hostile values', () => {
   const long = (n: number) => 'x'.repeat(n);
   const table: [MessageKind, string, unknown, string][] = [
     // ids
+    ['task', 'upload.token', b64(31), 'upload.token: must be base64 of exactly 32 bytes'],
+    ['task', 'upload.token', long(10_000), 'upload.token: must be base64 of exactly 32 bytes'],
     ['hello', 'clientId', '', 'clientId: must not be empty'],
     ['hello', 'clientId', long(129), 'clientId: must be at most 128 characters'],
     ['hello', 'clientId', 'shop 1', 'clientId: must use only'],
