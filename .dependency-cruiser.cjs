@@ -36,8 +36,15 @@ module.exports = {
       from: { path: `^(${PRODUCT.join('|')})/` },
       to: {
         path: `^(${PRODUCT.join('|')})/`,
-        pathNot: [`^$1/`, `^(${PRODUCT.join('|')})/index\\.ts$`, `^(protocol|recommender|client)/node/index\\.ts$`],
+        pathNot: [`^$1/`, `^(${PRODUCT.join('|')})/index\\.ts$`, `^(protocol|recommender|client)/node/index\\.ts$`, '^coordinator/server/index\\.ts$'],
       },
+    },
+    {
+      name: 'simulations-without-server',
+      comment: 'simulations run the engine in-process: they must not load express or socket.io (coordinator/server/ is the socket coordinator)',
+      severity: 'error',
+      from: { path: '^simulations/' },
+      to: { path: '(^coordinator/server/|node_modules/(express|socket\\.io)/)', reachable: true },
     },
     {
       name: 'browser-safe',

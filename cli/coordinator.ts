@@ -1,7 +1,8 @@
 // fedrec coordinator: runs training rounds for a federation (config: fedrec.json).
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { parseCoordinatorConfig, type CoordinatorConfig, startCoordinator } from '../coordinator/index.ts';
+import { parseCoordinatorConfig, type CoordinatorConfig } from '../coordinator/index.ts';
+import { startCoordinator } from '../coordinator/server/index.ts';
 import { UsageError } from './errors.ts';
 import { log } from './context.ts';
 

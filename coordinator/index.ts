@@ -1,6 +1,7 @@
 // coordinator/: the public surface (the round engine, its assembly and
-// releases, strategies, the store, the socket coordinator and its config).
-export { startCoordinator, resolveCatalog, type RunningCoordinator, type CatalogItem } from './coordinator.ts';
+// releases, strategies, the store, the config). The socket coordinator
+// (express + socket.io) is coordinator/server/index.ts, so that simulations,
+// which use only the engine, never load the server stack.
 export {
   assembleEngine,
   federationStrategy,

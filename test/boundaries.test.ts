@@ -42,17 +42,20 @@ describe('the dependency lint', () => {
   write('recommender/index.ts', 'export const model = 2;\n');
   write('recommender/models/mf.ts', 'export const mf = 3;\n');
   write('protocol/index.ts', 'export const wire = 4;\n');
+  write('coordinator/server/index.ts', "import { engine } from '../index.ts';\nexport const server = engine;\n");
 
   it('reports each kind of violation by its rule', () => {
     write('client/probe.ts', "import { engine } from '../coordinator/index.ts';\nexport const a = engine;\n");
     write('coordinator/probe.ts', "import { mf } from '../recommender/models/mf.ts';\nexport const b = mf;\n");
     write('privacy/probe.ts', "import { readFileSync } from 'node:fs';\nexport const c = readFileSync;\n");
-    const v = cruise(['client/probe.ts', 'coordinator/probe.ts', 'privacy/probe.ts']);
+    write('simulations/probe.ts', "import { server } from '../coordinator/server/index.ts';\nexport const f = server;\n");
+    const v = cruise(['client/probe.ts', 'coordinator/probe.ts', 'privacy/probe.ts', 'simulations/probe.ts']);
     const seen = v.map((x) => `${x.rule.name}: ${x.from} → ${x.to}`).sort();
     expect(seen).toEqual([
       'browser-safe: privacy/probe.ts → fs',
       'client-imports-only-protocol-privacy-recommender: client/probe.ts → coordinator/index.ts',
       'only-through-index: coordinator/probe.ts → recommender/models/mf.ts',
+      'simulations-without-server: simulations/probe.ts → coordinator/server/index.ts',
     ]);
   });
 
