@@ -117,6 +117,8 @@ export class ClientCore {
   private model: Model | null = null;
   private lineage: string | null = null;
   private version = -1;
+  /** SHA-512 of the checkpoint the model was loaded from. */
+  private loadedHash: Uint8Array | null = null;
   private data: LocalData | null = null;
   private readonly random: () => number;
   private readonly log: (line: string) => void;
@@ -144,11 +146,39 @@ export class ClientCore {
   /** Makes the model hold the task's version (downloading it unless it is already loaded), checked against the task's hash. */
   async sync(task: Pick<Task, 'modelVersion' | 'lineage' | 'modelHash'>): Promise<Model> {
     const { modelVersion: version, lineage } = task;
-    if (this.model && this.version === version && this.lineage === lineage) return this.model;
+    const expected = fromBase64(task.modelHash);
+    // a version loaded ahead (prepare) or kept from the last task is used only if its bytes had the hash the signed task names
+    if (this.model && this.version === version && this.lineage === lineage && this.loadedHash && bytesEqual(this.loadedHash, expected)) return this.model;
     const bytes = await this.deps.fetchModel(version);
-    if (!bytesEqual(this.hash(bytes), fromBase64(task.modelHash))) {
+    const hash = this.hash(bytes);
+    if (!bytesEqual(hash, expected)) {
       throw new ProtocolError('bad-signature', `model version ${version} as downloaded does not match the hash in the signed task: refusing to train on it`);
     }
+    await this.load(bytes, version, lineage);
+    this.loadedHash = hash;
+    return this.model!;
+  }
+
+  /**
+   * Loads a model version ahead of its first task: the download, the local
+   * data, and one warm-up training step on a synthetic user (the first step
+   * compiles kernels), so a round's time goes to training and its probe times
+   * a warm model. The version's hash is checked when a signed task names it.
+   */
+  async prepare(version: number, lineage: string): Promise<void> {
+    if (this.model && this.version === version && this.lineage === lineage) return;
+    const bytes = await this.deps.fetchModel(version);
+    await this.load(bytes, version, lineage);
+    this.loadedHash = this.hash(bytes);
+    const model = this.model!;
+    const weights = model.getWeights();
+    const items = Int32Array.from({ length: 20 }, (_, i) => i % model.spec.config.numItems);
+    await model.fitLocal([{ user: '\u0000fedrec-probe', items, types: new Uint8Array(items.length), ts: Float64Array.from(items, (_, i) => i) }], { epochs: 1, batchSize: 8, lr: 0.01, optimizer: 'sgd', seed: 1 });
+    model.setWeights(weights);
+  }
+
+  /** Holds the checkpoint's weights in the model (loading the model and the local data the first time, or for a new lineage). */
+  private async load(bytes: Uint8Array, version: number, lineage: string): Promise<void> {
     if (!this.model || this.lineage !== lineage) {
       if (!this.deps.model) this.model?.dispose();
       let checkpoint;
@@ -169,7 +199,6 @@ export class ClientCore {
     }
     this.version = version;
     this.lineage = lineage;
-    return this.model;
   }
 
   /** Federated evaluation: metric sums of the received model on this client's validation items. */

@@ -147,6 +147,12 @@ export class SocketClient {
         this.log(`trusting coordinator key ${w.coordinatorKey} (not pinned: pass --coordinator-key to refuse any other)`);
       }
       this.status.connected = true;
+      // load the current version and the local data now, so the first task's time goes to training
+      if (w.modelVersion >= 0) {
+        this.queue = this.queue.then(() =>
+          this.core.prepare(w.modelVersion, w.catalogId).catch((err: Error) => this.log(`could not load model version ${w.modelVersion} ahead of the first task: ${err.message}`)),
+        );
+      }
       this.log(`connected as ${w.clientId}: round ${w.round} (${w.state}), model version ${w.modelVersion}`);
     });
     s.on('refusal', (raw: { code?: string; message?: string }) => {

@@ -171,4 +171,39 @@ describe('ClientCore', () => {
     expect(sentAt - received).toBeGreaterThanOrEqual(2000 - 5);
     // the task's absolute deadline (here 1970) played no part: durationMs counts from receipt
   });
+
+  it('prepare loads a version ahead of its task; the task still checks its hash, and a version loaded from other bytes is fetched again', async () => {
+    const swapped = Uint8Array.from(checkpoint);
+    swapped[swapped.length - 1] ^= 1;
+    const served: Uint8Array[] = [swapped, checkpoint];
+    let fetches = 0;
+    const sent: string[] = [];
+    const c = new ClientCore({
+      clientId: 'shop-1',
+      identity: client,
+      loadData: async () => ({ train: [seq('u1', [1, 2, 3])], valid: [], test: [], users: 1, unknownItemEvents: 0 }),
+      fetchModel: async () => served[Math.min(fetches++, served.length - 1)],
+      send: (kind) => void sent.push(kind),
+      coordinatorKey: () => coordinator.publicKey,
+    });
+    await c.prepare(0, 'L-core'); // loads the tampered bytes (no task yet to check them against)
+    expect(fetches).toBe(1);
+    await c.handleTask(signTask(fields(), coordinator.secretKey));
+    // the loaded bytes' hash is not the task's: fetched again, and the genuine bytes pass
+    expect(fetches).toBe(2);
+    expect(sent).toEqual(['update']);
+    // prepared from the right bytes, a task of that version trains without a second download
+    let n = 0;
+    const counting = new ClientCore({
+      clientId: 'shop-1',
+      identity: client,
+      loadData: async () => ({ train: [seq('u1', [1, 2, 3])], valid: [], test: [], users: 1, unknownItemEvents: 0 }),
+      fetchModel: async () => (n++, checkpoint),
+      send: () => {},
+      coordinatorKey: () => coordinator.publicKey,
+    });
+    await counting.prepare(0, 'L-core');
+    await counting.handleTask(signTask(fields(), coordinator.secretKey));
+    expect(n).toBe(1);
+  });
 });
