@@ -25,6 +25,8 @@ export interface FederationSettings {
     quorum: number;
     deadlineMs: number;
     pauseMs: number;
+    /** Grace period before the first round (clients load their model and data). */
+    startDelayMs?: number;
   };
   /** Local training; `optimizer` defaults to SGD under central DP (DP-FedAvg), else Adam. */
   train: { epochs: number; lr: number; batchSize: number; optimizer?: 'adam' | 'sgd' };
@@ -108,6 +110,7 @@ export function engineConfig(s: FederationSettings, strategy: Strategy): EngineC
     quorum: r.quorum,
     deadlineMs: r.deadlineMs,
     pauseMs: r.pauseMs,
+    startDelayMs: r.startDelayMs ?? 0,
     // DP-FedAvg clients train with SGD unless the settings say otherwise
     train: { epochs: s.train.epochs, lr: s.train.lr, batchSize: s.train.batchSize, optimizer: s.train.optimizer ?? (s.privacy ? 'sgd' : 'adam') },
     proxMu: proxMuOf(s, strategy),

@@ -113,6 +113,12 @@ export const coordinatorConfigSchema = z
         deadlineSeconds: positive.default(120),
         /** Pause between rounds. */
         pauseSeconds: z.number().min(0).default(0),
+        /**
+         * Wait this long after minClients first connect before the first round:
+         * clients load the model and their data meanwhile, so the first round's
+         * time goes to training (under DP, so its sample fits the deadline).
+         */
+        startDelaySeconds: z.number().min(0).max(3600).default(0),
       })
       .prefault({}),
     train: z

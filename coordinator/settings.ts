@@ -48,6 +48,7 @@ export function federationSettings(cfg: CoordinatorConfig, size: number): Federa
       quorum: r.quorum,
       deadlineMs: r.deadlineSeconds * 1000,
       pauseMs: r.pauseSeconds * 1000,
+      startDelayMs: r.startDelaySeconds * 1000,
     },
     train: cfg.train,
     strategy: cfg.strategy,

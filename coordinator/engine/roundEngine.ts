@@ -37,6 +37,8 @@ export interface EngineConfig extends SelectionConfig {
   quorum: number;
   deadlineMs: number;
   pauseMs: number;
+  /** Wait this long after enough clients first connect before the first round (clients load their model and data meanwhile). */
+  startDelayMs?: number;
   train: { epochs: number; lr: number; batchSize: number; optimizer: 'adam' | 'sgd' };
   proxMu: number;
   codec: Codec;
@@ -215,11 +217,19 @@ export class RoundEngine extends EventEmitter {
   /** Runs rounds until `totalRounds` model versions exist or stop() is called. */
   async run(): Promise<void> {
     const releases = this.deps.releases;
+    let first = true;
     while (!this.stopped && this.deps.store.modelVersion < this.deps.config.totalRounds) {
       // the budget is checked before waiting too, so a spent ledger shows at once after a restart
       if (releases.canPlanBeforeClients() && !this.planOrStop(Math.max(1, this.connected.size))) break;
       await this.waitForClients();
       if (this.stopped) break;
+      const delay = this.deps.config.startDelayMs ?? 0;
+      if (first && delay > 0) {
+        this.log(`${this.connected.size} clients connected: the first round starts in ${delay / 1000}s (rounds.startDelaySeconds)`);
+        await this.notifierWait(delay);
+        if (this.stopped) break;
+      }
+      first = false;
       const release = this.planOrStop(this.connected.size);
       if (!release) break;
       await this.runRound(release);

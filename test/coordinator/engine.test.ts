@@ -244,6 +244,23 @@ describe('disconnects and abandonment', () => {
   });
 });
 
+describe('start delay', () => {
+  it('waits rounds.startDelaySeconds after enough clients connect before the first round only', async () => {
+    const h = await harness({ join: false, config: { totalRounds: 2, minClients: 3, quorum: 3, deadlineMs: 3000, startDelayMs: 400 } });
+    for (const [id, b] of Object.entries(PLAN)) h.behaviours.set(id, b);
+    const run = h.start();
+    const joined = Date.now();
+    for (const id of ['alice', 'bob', 'carol']) h.engine.join(id);
+    await run;
+    const firstTask = h.transport.of('task')[0].at;
+    expect(firstTask - joined).toBeGreaterThanOrEqual(390);
+    // round 2 follows round 1 at once
+    const r1 = h.store.record(1)!;
+    const second = h.transport.of('task').find((t) => t.msg.round === 2)!.at;
+    expect(second - r1.timings.closedAt).toBeLessThan(300);
+  });
+});
+
 describe('restart', () => {
   it('an update or report signed for an interrupted run of a round is refused by the re-run (new random task id), even with the same round and version', async () => {
     const first = await makeHarness({ config: { totalRounds: 1, deadlineMs: 3000 } });
