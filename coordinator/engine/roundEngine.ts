@@ -284,7 +284,8 @@ export class RoundEngine extends EventEmitter {
         taskId: r.taskId,
         modelHash: await this.modelHash(r.fromVersion),
         deadline: r.deadline,
-        durationMs: c.deadlineMs,
+        // what is left of the round as the task leaves: clients time their work from its receipt
+        durationMs: Math.max(1, Math.round(r.deadline - this.clock.now())),
         train: { ...c.train, proxMu: c.proxMu },
         privacy: r.release.taskPrivacy,
         codec: c.codec,

@@ -75,7 +75,10 @@ describe('central DP in the round engine', () => {
     const task = h.transport.of('task')[0].msg;
     // the task states what the client acts on and what its policy may check: q, C, W, the per-user work bound, z and the budget
     expect(task.privacy).toEqual({ mode: 'central', unit: 'user', clipNorm: 1, sampleRate: 0.5, maxContributions: 30, maxInteractionsPerUser: 200, noiseMultiplier: 1, targetEpsilon: 100, delta: DELTA });
-    expect(task.durationMs).toBe(2000);
+    // the time left when the task left: at most the round's 2 s, less only by the task's own preparation
+    expect(task.durationMs).toBeLessThanOrEqual(2000);
+    expect(task.durationMs).toBeGreaterThan(1900);
+    expect(task.deadline - task.durationMs).toBeLessThanOrEqual(h.transport.of('task')[0].at);
     expect(h.rounds[0].privacy!.maxContributions).toBe(30);
     const st = h.engine.privacyStatus();
     expect(st.rounds).toBe(3);
