@@ -118,7 +118,7 @@ export function clientCommand(): Command {
         policy,
         log: (line) => log(`${tag} ${line}`),
       });
-      client.start();
+      void client.start();
       await new Promise<void>((resolve) => {
         const stop = async () => {
           log(`${tag} stopping`);

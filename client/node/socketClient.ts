@@ -232,8 +232,24 @@ export class SocketClient {
     }
   }
 
-  start(): void {
-    this.socket.connect();
+  /**
+   * Loads the coordinator's current model version and the local data, then
+   * connects: the coordinator counts this client (and may start a round) only
+   * once it is ready to train, so a first round's time goes to training. A
+   * coordinator that cannot be reached yet is simply joined later (the welcome
+   * loads the version then).
+   */
+  async start(): Promise<void> {
+    try {
+      const res = await fetch(`${this.o.server}/api/status`);
+      if (res.ok) {
+        const st = (await res.json()) as { modelVersion?: unknown; lineage?: unknown };
+        if (typeof st.modelVersion === 'number' && typeof st.lineage === 'string') await this.core.prepare(st.modelVersion, st.lineage);
+      }
+    } catch (err) {
+      this.log(`could not load the current model before connecting (${(err as Error).message}); connecting anyway`);
+    }
+    if (!this.stopping) this.socket.connect();
   }
 
   async stop(): Promise<void> {

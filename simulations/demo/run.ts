@@ -60,7 +60,7 @@ export async function runDemo(o: DemoOptions): Promise<{ rows: CaseRow[]; second
     port: 0,
     model: { name: o.model, seed: o.seed },
     catalog: { fromData: spec },
-    rounds: { total: o.rounds, clientsPerRound: o.merchants, minClients: o.merchants, quorum: Math.max(1, o.merchants - 1), deadlineSeconds: o.dp?.deadlineSeconds ?? 120, ...(o.dp ? { startDelaySeconds: 5 } : {}) },
+    rounds: { total: o.rounds, clientsPerRound: o.merchants, minClients: o.merchants, quorum: Math.max(1, o.merchants - 1), deadlineSeconds: o.dp?.deadlineSeconds ?? 120 },
     // under DP each shopper trains alone with SGD (DP-FedAvg); Adam's first step would spend the clip on noise
     train: o.dp ? { epochs: 1, lr: o.dp.lr, batchSize: o.batchSize, optimizer: o.dp.optimizer } : { epochs: 1, lr: o.lr, batchSize: o.batchSize },
     strategy: { name: 'fedavg' },

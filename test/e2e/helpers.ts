@@ -114,7 +114,7 @@ export function startClient(server: string, who: TestIdentity, data: string, mer
     onTaskDone: (r) => reports.push(r),
     onRefusal: (code) => refusals.push(code),
   });
-  client.start();
+  void client.start();
   let stopped = false;
   return {
     client,
