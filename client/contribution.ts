@@ -31,7 +31,7 @@
 // - Whether a sampled user is trained must not depend on the other users'
 //   data. Each user trains on at most their last `maxInteractionsPerUser`
 //   interactions, so the work per user is bounded; before training, the
-//   client times one synthetic user of that size (a probe, data-independent)
+//   client times one synthetic user of that size (a probe, data-independent, timed warm)
 //   and trains at most as many sampled users as fit before its cutoff, picked
 //   at random. So who is trained depends only on how many were sampled: when
 //   more are sampled than fit, adding one user can displace one other (2·C,
@@ -184,8 +184,12 @@ async function usersThatFit(model: Model, global: Float32Array, task: Task, now:
   const budget = stopAt - now();
   if (cap === undefined || budget > PROBE_SKIP_MS) return Infinity;
   if (budget <= 0) return 0;
+  // timed on its second run: the first call of a shape can pay one-off costs (buffer allocation, kernel warm-up)
+  // that every later user does not, and would make the client train fewer users than fit
+  const probe = probeUser(cap, model.spec.config.numItems, task.round);
+  await trainDelta(model, global, [probe], task, task.round >>> 0);
   const t0 = now();
-  await trainDelta(model, global, [probeUser(cap, model.spec.config.numItems, task.round)], task, task.round >>> 0);
+  await trainDelta(model, global, [probe], task, task.round >>> 0);
   const spent = now() - t0;
   return Math.max(0, Math.floor((stopAt - now()) / (PROBE_SAFETY * Math.max(spent, 1))));
 }

@@ -172,7 +172,7 @@ export class ClientCore {
     this.loadedHash = this.hash(bytes);
     const model = this.model!;
     const weights = model.getWeights();
-    const items = Int32Array.from({ length: 20 }, (_, i) => i % model.spec.config.numItems);
+    const items = Int32Array.from({ length: 200 }, (_, i) => (i * 7919) % model.spec.config.numItems);
     await model.fitLocal([{ user: '\u0000fedrec-probe', items, types: new Uint8Array(items.length), ts: Float64Array.from(items, (_, i) => i) }], { epochs: 1, batchSize: 8, lr: 0.01, optimizer: 'sgd', seed: 1 });
     model.setWeights(weights);
   }

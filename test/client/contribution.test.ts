@@ -417,16 +417,16 @@ describe('contribute: what keeps a merchant counted whatever its shoppers do (fa
       }
     }
     const now = () => t;
-    // each user trains on at most 20 interactions: the probe (20 of them) takes 200 ms; × 1.25 = 250 ms per user
+    // each user trains on at most 20 interactions: the probe (20 of them) takes 200 ms, run twice (timed warm); × 1.25 = 250 ms per user
     const task = makeTask({ mode: 'central', clipNorm: 1, unit: 'user', sampleRate: 1, maxInteractionsPerUser: 20 });
-    const base = await contribute(new Timed(vs, initial), users, task, { ...deps, now, cutoff: (t = 0) + 1200 });
-    // (1200 − 200)/250 = 4 users fit: 4 trained, 6 skipped
+    const base = await contribute(new Timed(vs, initial), users, task, { ...deps, now, cutoff: (t = 0) + 1400 });
+    // (1400 − 2 × 200)/250 = 4 users fit: 4 trained, 6 skipped
     expect(base.fits).toBe(4);
     expect(base.units).toBe(4);
     expect(base.skipped).toBe(6);
     // a heavy user (1,000 interactions, trained on its last 20) joins: still 4 fit; who is trained depends only on the count
     vs.heavy = [0.1, 0, 0, 0];
-    const heavy = await contribute(new Timed(vs, initial), [seq('heavy', Array.from({ length: 1000 }, (_, j) => j % 7)), ...users], task, { ...deps, now, cutoff: (t = 0) + 1200 });
+    const heavy = await contribute(new Timed(vs, initial), [seq('heavy', Array.from({ length: 1000 }, (_, j) => j % 7)), ...users], task, { ...deps, now, cutoff: (t = 0) + 1400 });
     expect(heavy.fits).toBe(4);
     expect(heavy.units).toBe(4);
     // with no room at all: zero with weight 0, still a contribution to send
