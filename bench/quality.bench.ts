@@ -30,6 +30,8 @@ interface Run {
   json: Record<string, unknown> | null;
   /** The last stderr lines (for error messages). */
   stderrTail: string[];
+  /** Every stderr line (for the per-evaluation curve). */
+  stderrAll: string[];
   wallSeconds: number;
 }
 
@@ -41,8 +43,10 @@ function runStreaming(prefix: string, cmd: string, args: string[], env: NodeJS.P
     let stdout = '';
     let partial = '';
     const tail: string[] = [];
+    const all: string[] = [];
     const emit = (line: string) => {
       process.stderr.write(`${prefix} ${line}\n`);
+      all.push(line);
       tail.push(line);
       if (tail.length > 20) tail.shift();
     };
@@ -63,7 +67,7 @@ function runStreaming(prefix: string, cmd: string, args: string[], env: NodeJS.P
       } catch {
         json = null;
       }
-      done({ code, json, stderrTail: tail, wallSeconds: (performance.now() - started) / 1000 });
+      done({ code, json, stderrTail: tail, stderrAll: all, wallSeconds: (performance.now() - started) / 1000 });
     };
     child.on('error', (err) => finish(null, err));
     child.on('close', (code) => finish(code));
@@ -134,6 +138,7 @@ if (fr.code === 0 && fr.json && num(fr.json['ndcg@10']) !== undefined) {
 // PyTorch: the independent reference trainer, on all cores.
 const py = findTorchPython();
 let torchRow: Row | null = null;
+let torchValid: number | undefined;
 if (!py) {
   console.log('\nPyTorch: skipped (no python3 with torch and numpy; on Debian: apt-get install python3-torch)');
 } else {
@@ -143,6 +148,7 @@ if (!py) {
   const tr = await runStreaming('[pytorch]', py, torchArgs, env);
   if (tr.code === 0 && tr.json && num(tr.json['test_ndcg@10']) !== undefined) {
     const j = tr.json;
+    torchValid = num(j['valid_ndcg@10']);
     torchRow = {
       system: `pytorch ${String(j.torch)}`,
       config: `sasrec L${j.maxlen} d${j.dim} ${j.blocks} blocks ${j.heads} head, ${j.threads} threads`,
@@ -177,7 +183,7 @@ for (const c of cells) console.log(line(c));
 for (const r of rows) if (r.error) console.log(`${r.system}: ${r.error}`);
 console.log(
   '(seconds: training incl. validation, without loading the data and the test evaluation; to best: until the evaluation of the\n' +
-    ' state that was kept; wall s: the whole process; fedrec validates every epoch, the PyTorch trainer every 5 epochs)',
+    ' state that was kept; wall s: the whole process; fedrec validates as its plan prints, the PyTorch trainer every 5 epochs)',
 );
 
 const fedrecRow = rows.find((r) => r.system.startsWith('fedrec') && !r.error);
@@ -185,6 +191,28 @@ if (fedrecRow && torchRow && torchRow.ndcg && torchRow.seconds) {
   const ndcgRatio = (fedrecRow.ndcg ?? NaN) / torchRow.ndcg;
   const timeRatio = (fedrecRow.seconds ?? NaN) / torchRow.seconds;
   console.log(`\nfedrec / pytorch: test NDCG@10 ${ndcgRatio.toFixed(2)}, training seconds ${timeRatio.toFixed(2)}`);
+  // Time to quality: when fedrec's validation NDCG@10 first reached the best
+  // validation NDCG@10 of the PyTorch run (its epoch lines carry per-epoch seconds).
+  const target = torchValid;
+  let elapsed = 0;
+  let reached: { epoch: number; seconds: number } | null = null;
+  for (const l of fr.stderrAll) {
+    const m = /^epoch\s+(\d+)\/\d+\s+loss \S+\s+(?:valid NDCG@10 (\S+).*?)?\s(\d+(?:\.\d+)?)s$/.exec(l.trim());
+    if (!m) continue;
+    elapsed += Number(m[3]);
+    if (m[2] !== undefined && target !== undefined && Number(m[2]) >= target) {
+      reached = { epoch: Number(m[1]), seconds: elapsed };
+      break;
+    }
+  }
+  if (target !== undefined && torchRow.secondsToBest) {
+    console.log(
+      reached
+        ? `time to PyTorch's best validation NDCG@10 (${target.toFixed(4)}): fedrec ${reached.seconds.toFixed(1)} s (epoch ${reached.epoch}), ` +
+            `pytorch ${torchRow.secondsToBest.toFixed(1)} s; fedrec / pytorch ${(reached.seconds / torchRow.secondsToBest).toFixed(2)}`
+        : `fedrec never reached PyTorch's best validation NDCG@10 (${target.toFixed(4)})`,
+    );
+  }
 } else {
   console.log('\nfedrec / pytorch: - (needs both rows)');
 }

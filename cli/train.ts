@@ -50,7 +50,7 @@ export function addModelOptions(cmd: Command): Command {
     .option('--blocks <n>', 'sasrec: self-attention blocks (default 2)', positiveInt('--blocks'))
     .option('--heads <n>', 'sasrec: attention heads (default 1)', positiveInt('--heads'))
     .option('--dropout <p>', 'sasrec: dropout rate (default 0.2)', fraction('--dropout'))
-    .option('--negatives <n>', 'sampled negatives: sasrec per position (gbce 256, bce 1), mf per positive (4)', positiveInt('--negatives'));
+    .option('--negatives <n>', 'sampled negatives: sasrec bce 1 per position, gbce/softmax 256 per user; mf 4 per positive', positiveInt('--negatives'));
 }
 
 async function runTrain(f: TrainFlags): Promise<void> {
@@ -123,7 +123,7 @@ export function trainCommand(): Command {
     .option('--epochs <n>', `maximum epochs, a safety net: training stops on a validation plateau (default ${PLAN_RULES.maxEpochs})`, positiveInt('--epochs'))
     .option('--batch-size <n>', 'examples per step (sasrec 128 sequences, mf 256 positives)', positiveInt('--batch-size'))
     .option('--lr <x>', 'Adam learning rate (sasrec 0.001, mf 0.002)', positiveNumber('--lr'))
-    .option('--loss <name>', `sasrec loss: ${LOSSES.join(' | ')} (default gbce)`, oneOf('--loss', LOSSES))
+    .option('--loss <name>', `sasrec loss: ${LOSSES.join(' | ')} (default softmax)`, oneOf('--loss', LOSSES))
     .option('--gbce-t <t>', `gbce calibration t in [0, 1] (default ${PLAN_RULES.gbceT}; 0 = plain BCE)`, unitInterval('--gbce-t'))
     .option('--eval-every <n>', 'epochs between validation evaluations (default: about 32 optimiser steps apart)', positiveInt('--eval-every'))
     .option('--patience <n>', `stop after n evaluations without better validation NDCG@10 (and a third of the run); 0 = never (default ${PLAN_RULES.patience})`, nonNegativeInt('--patience'))

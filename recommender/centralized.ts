@@ -25,11 +25,6 @@ export interface CentralizedConfig {
   minSteps?: number;
 }
 
-/** Per-model training defaults, chosen on the synthetic data's validation split. */
-export const TRAIN_DEFAULTS: Record<ModelName, Omit<CentralizedConfig, 'model' | 'modelConfig' | 'seed'>> = {
-  sasrec: { epochs: 40, batchSize: 128, lr: 1e-3, patience: 5 },
-  mf: { epochs: 30, batchSize: 256, lr: 2e-3, patience: 3 },
-};
 
 export interface EpochLog {
   epoch: number;

@@ -9,7 +9,7 @@ export { evaluateRanking, evaluateSampled, accumulateRanking, rankOfTarget, Rank
 export { planTraining, centralizedConfig, stepsPerEpoch, quantile, LOSSES, PLAN_RULES, type LossName, type TrainPlan, type TrainOverrides } from './trainPlan.ts';
 export { PopularityModel } from './popularity.ts';
 export { encodeSafetensors, decodeSafetensors, type NamedTensor } from './safetensors.ts';
-export { trainCentralized, evaluateModel, TRAIN_DEFAULTS, type CentralizedConfig, type EpochLog } from './centralized.ts';
+export { trainCentralized, evaluateModel, type CentralizedConfig, type EpochLog } from './centralized.ts';
 export * from './models/index.ts';
 export { initBackend, BACKEND_CHOICES, isBackendChoice, type BackendChoice, type BackendInfo } from './backend/index.ts';
 export { tf } from './tf.ts';

@@ -89,11 +89,13 @@ export function sampledSoftmaxWithLogits(pos: tf.Tensor, neg: tf.Tensor, mask: t
 function softmaxCrossEntropyOp(pos: tf.Tensor, neg: tf.Tensor, keep: tf.Tensor): tf.Tensor {
   const op = tf.customGrad((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
     const [p, n, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
-    // stabilise by the row maximum over the positive and every negative (a masked
-    // one too: any shift gives the same value, and this one never overflows)
-    const m = tf.maximum(p, tf.max(n, -1));
+    // stabilise by the row maximum over the positive and the kept negatives (a
+    // masked negative far above them would make every kept exp underflow to 0)
+    // (−1e30 on a masked logit: its exp is exactly 0, never inf × 0)
+    const kept = tf.add(n, tf.mul(tf.sub(keep, 1), 1e30));
+    const m = tf.maximum(p, tf.max(kept, -1));
     const ePos = tf.exp(tf.sub(p, m));
-    const eNeg = tf.mul(tf.exp(tf.sub(n, tf.expandDims(m, -1))), keep);
+    const eNeg = tf.exp(tf.sub(kept, tf.expandDims(m, -1)));
     const total = tf.add(ePos, tf.sum(eNeg, -1));
     save([ePos, eNeg, total]);
     return {

@@ -120,7 +120,12 @@ export class Sasrec implements Model {
     this.causalBias = tf.tidy(() =>
       tf.keep(tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([maxLen, maxLen]), -1, 0)), -1e9) as tf.Tensor2D),
     );
-    this.spec = { model: 'sasrec', config: { ...this.config }, weights: p.spec, size: p.size };
+    // The loss settings do not shape the weights: they enter the spec (and so a
+    // federation's lineage and a checkpoint's config) only when not the
+    // reference BCE, so specs and lineages from before they existed stay valid.
+    const specConfig: Record<string, number> = { ...this.config };
+    for (const k of ['negatives', 'gbceT', 'softmax'] as const) if (specConfig[k] === SASREC_DEFAULTS[k]) delete specConfig[k];
+    this.spec = { model: 'sasrec', config: specConfig, weights: p.spec, size: p.size };
   }
 
   getWeights(): Float32Array {
@@ -171,7 +176,7 @@ export class Sasrec implements Model {
   }
 
   private loss(batch: Batch): tf.Scalar {
-    const { numItems, negatives, gbceT, dim } = this.config;
+    const { numItems, negatives, gbceT } = this.config;
     const emb = this.params.get('item_emb');
     const h = this.encode(batch.seq, batch.types, true);
     const posLogits = tf.sum(tf.mul(h, tf.gather(emb, batch.pos)), -1);

@@ -144,6 +144,9 @@ describe('fedrec train / evaluate on synthetic data', () => {
       expect(j.model).toBe('mf');
       expect(j.users).toBe(trainJson.users);
       expectMetricsInUnitRange(j);
+      // the same e-commerce variants as train
+      expect(typeof j['incl_seen_ndcg@10']).toBe('number');
+      expect(j.repeat_targets).toBe(trainJson.repeat_targets);
     },
     TIMEOUT,
   );

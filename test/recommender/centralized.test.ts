@@ -103,6 +103,9 @@ describe('the plateau rule (evaluations, a fraction of the run, a step floor)', 
   it('evaluates every evalEvery epochs and counts patience in evaluations', async () => {
     const r = await trainCentralized(split, numItems, frozen({ evalEvery: 3, patience: 2 }));
     r.model.dispose();
+    // the premise: the vanishing lr really froze validation NDCG@10
+    const evaluated = r.log.filter((e) => e.evaluated).map((e) => e['valid_ndcg@10']);
+    expect(new Set(evaluated).size).toBe(1);
     // evaluations at 3, 6, 9: best at 3, two evaluations later → stop at 9
     expect(r.log.filter((e) => e.evaluated).map((e) => e.epoch)).toEqual([3, 6, 9]);
     expect(r.epochsRun).toBe(9);

@@ -53,6 +53,18 @@ function seq(user: string, items: number[]): UserSequence {
   return { user, items: Int32Array.from(items), types: new Uint8Array(items.length), ts: new Float64Array(items.length) };
 }
 
+describe('the reference model is unchanged', () => {
+  it('a SASRec with the reference BCE has the spec it had before the losses existed (same lineage, same checkpoints)', () => {
+    const m = new Sasrec({ numItems: 30, dim: 8, maxLen: 5, blocks: 1 });
+    expect(Object.keys(m.spec.config).sort()).toEqual(['blocks', 'dim', 'dropout', 'heads', 'maxLen', 'numItems']);
+    m.dispose();
+    const g = new Sasrec({ numItems: 30, dim: 8, maxLen: 5, blocks: 1, negatives: 8, softmax: 1 });
+    expect(g.spec.config).toMatchObject({ negatives: 8, softmax: 1 });
+    expect(g.spec.config.gbceT).toBeUndefined();
+    g.dispose();
+  });
+});
+
 describe('per-user negatives', () => {
   it('are masked where their user interacted with them', () => {
     // model ids are catalog index + 1; two negatives per user: a gets [1, 3], b gets [5, 3]

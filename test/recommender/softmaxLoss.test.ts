@@ -37,7 +37,19 @@ describe('sampledSoftmaxWithLogits', () => {
     close(gp, rp);
     close(gn, rn);
     expect(gn.arraySync() as number[][][]).toSatisfy((g: number[][][]) => g[0][0][2] === 0 && g[0][1][2] === 0);
-    // a large logit (40) does not overflow
-    expect(Number.isFinite(sampledSoftmaxWithLogits(pos, neg, mask, keep).dataSync()[0])).toBe(true);
+  });
+
+  it('a masked negative far above the kept logits neither underflows the sum nor makes the gradient NaN', () => {
+    // the masked item is the user's own, trained up elsewhere: logit 120 vs kept 0 and 0.5
+    const pos = tf.tensor2d([[0]]);
+    const neg = tf.tensor3d([[[120, 0.5]]]);
+    const mask = tf.tensor2d([[1]]);
+    const keep = tf.tensor3d([[[0, 1]]]);
+    const want = -0 + Math.log(Math.exp(0) + Math.exp(0.5));
+    expect(sampledSoftmaxWithLogits(pos, neg, mask, keep).dataSync()[0]).toBeCloseTo(want, 5);
+    const [gp, gn] = tf.grads((p: tf.Tensor, n: tf.Tensor) => sampledSoftmaxWithLogits(p, n, mask, keep))([pos, neg]);
+    const p1 = Math.exp(0) / (Math.exp(0) + Math.exp(0.5));
+    expect(gp.dataSync()[0]).toBeCloseTo(p1 - 1, 5);
+    expect(Array.from(gn.dataSync())).toEqual([0, expect.closeTo(1 - p1, 5)]);
   });
 });

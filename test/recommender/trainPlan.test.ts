@@ -95,6 +95,16 @@ describe('planTraining (sasrec)', () => {
   });
 });
 
+describe('planTraining refuses flags that would be ignored', () => {
+  it('names the flag and what it applies to', () => {
+    expect(() => planTraining('sasrec', users([5]), 50, { gbceT: 0.5 })).toThrow(/--gbce-t applies to --loss gbce/);
+    expect(() => planTraining('sasrec', users([5]), 50, { loss: 'bce', gbceT: 0.5 })).toThrow(/--gbce-t/);
+    expect(() => planTraining('sasrec', users([5]), 50, { loss: 'softmax', negatives: 1 })).toThrow(/--negatives 2 or more/);
+    expect(() => planTraining('mf', users([5]), 50, { loss: 'bce' })).toThrow(/sasrec only/);
+    expect(() => planTraining('mf', users([5]), 50, { maxLen: 20 })).toThrow(/sasrec only/);
+  });
+});
+
 describe('planTraining (mf)', () => {
   it('counts one step per batch of interactions and has no sequence length', () => {
     // 100 users × 30 interactions = 3000 positives, batch 256 → 12 steps → every 3 epochs.
