@@ -1,7 +1,7 @@
 // fedrec evaluate: the test metrics of a saved checkpoint on a data spec.
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { BACKEND_CHOICES, type BackendChoice, evaluateModel, loadModel, leaveOneOut } from '../recommender/index.ts';
+import { BACKEND_CHOICES, type BackendChoice, evaluateModel, loadModel, leaveOneOut, repeatShare } from '../recommender/index.ts';
 import { loadData, log, startBackend } from './context.ts';
 import { printJsonLine, table } from './format.ts';
 import { UsageError } from './errors.ts';
@@ -41,7 +41,10 @@ async function runEvaluate(f: EvaluateFlags): Promise<void> {
   const { dataset } = await loadData(f.data, { kcore: f.kcore, vocabulary });
   const split = leaveOneOut(dataset.sequences);
   if (checkpoint.model === 'mf') log('mf: user vectors are local and not in checkpoints; each test user is folded in from their history');
-  const metrics = await evaluateModel(model, split.test, dataset.catalog.size, { sampled: f.sampled, seed: f.seed });
+  const metrics: Record<string, number> = {
+    ...(await evaluateModel(model, split.test, dataset.catalog.size, { sampled: f.sampled, seed: f.seed, includeSeen: true })),
+    repeat_targets: repeatShare(split.test),
+  };
   model.dispose();
   if (f.json) {
     printJsonLine({ model: checkpoint.model, data: f.data, backend: backend.name, checkpoint: f.checkpoint, ...metrics });

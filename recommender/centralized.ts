@@ -1,10 +1,12 @@
 // Centralized training: the baseline federated training is measured against.
-// Trains on the leave-one-out training part, tracks validation NDCG@10 after
-// every epoch, stops after `patience` epochs without improvement and restores
-// the best epoch's state.
-import { evaluateRanking, evaluateSampled } from './metrics.ts';
+// Trains on the leave-one-out training part, tracks validation NDCG@10 every
+// `evalEvery` epochs, stops on a plateau (the best evaluation is `patience`
+// evaluations old, and at least `plateauFraction` of the run old, once
+// `minSteps` optimiser steps are done) and restores the best evaluation's state.
+import { INCLUDE_SEEN_PREFIX, evaluateRanking, evaluateSampled } from './metrics.ts';
 import { MatrixFactorization, createModel, type Model, type ModelName } from './models/index.ts';
 import type { EvalCase, Split } from './types.ts';
+import { stepsPerEpoch } from './trainPlan.ts';
 
 export interface CentralizedConfig {
   model: ModelName;
@@ -13,19 +15,22 @@ export interface CentralizedConfig {
   batchSize: number;
   lr: number;
   seed: number;
-  /** Stop after this many epochs without a better validation NDCG@10 (0 = never stop early). */
+  /** Stop after this many evaluations without a better validation NDCG@10 (0 = never stop early). */
   patience: number;
+  /** Epochs between validation evaluations (default 1; the last epoch is always evaluated). */
+  evalEvery?: number;
+  /** The best evaluation must also be this fraction of the epochs run old to stop (default 0). */
+  plateauFraction?: number;
+  /** Never stop early before this many optimiser steps (default 0). */
+  minSteps?: number;
 }
 
-/** Per-model training defaults, chosen on the synthetic data's validation split. */
-export const TRAIN_DEFAULTS: Record<ModelName, Omit<CentralizedConfig, 'model' | 'modelConfig' | 'seed'>> = {
-  sasrec: { epochs: 40, batchSize: 128, lr: 1e-3, patience: 5 },
-  mf: { epochs: 30, batchSize: 256, lr: 2e-3, patience: 3 },
-};
 
 export interface EpochLog {
   epoch: number;
   loss: number;
+  /** False for epochs between evaluations: their validation metrics are NaN. */
+  evaluated: boolean;
   'valid_ndcg@10': number;
   'valid_hr@10': number;
   seconds: number;
@@ -34,6 +39,8 @@ export interface EpochLog {
 export interface CentralizedResult {
   model: Model;
   bestEpoch: number;
+  /** Seconds from the start of training to the end of the best evaluation. */
+  secondsToBest: number;
   epochsRun: number;
   log: EpochLog[];
   seconds: number;
@@ -61,31 +68,44 @@ export async function evaluateModel(
   model: Model,
   cases: EvalCase[],
   numItems: number,
-  opts: { sampled?: boolean; seed?: number } = {},
+  opts: { sampled?: boolean; seed?: number; includeSeen?: boolean } = {},
 ): Promise<Record<string, number>> {
   const scorer = (h: Parameters<Model['scoreBatch']>[0]) => model.scoreBatch(h);
   const full = await evaluateRanking(scorer, cases, numItems);
-  if (!opts.sampled) return full;
-  return { ...full, ...(await evaluateSampled(scorer, cases, numItems, { seed: opts.seed ?? 1 })) };
+  const withSeen = opts.includeSeen ? await evaluateRanking(scorer, cases, numItems, { excludeSeen: false, prefix: INCLUDE_SEEN_PREFIX }) : {};
+  delete withSeen[`${INCLUDE_SEEN_PREFIX}users`]; // the same cases as `users`
+  const sampled = opts.sampled ? await evaluateSampled(scorer, cases, numItems, { seed: opts.seed ?? 1 }) : {};
+  return { ...full, ...withSeen, ...sampled };
 }
 
-/** Remembers the best epoch by validation NDCG@10 and says when patience has run out. */
+/** Remembers the best evaluation by validation NDCG@10 and says when the curve has plateaued. */
 class BestEpoch {
   epoch = 0;
   private ndcg = -Infinity;
   private state: State | null = null;
+  private evaluations = 0;
+  private bestEvaluation = 0;
 
-  constructor(private readonly patience: number) {}
+  constructor(
+    private readonly patience: number,
+    private readonly plateauFraction: number,
+    private readonly minEpochs: number,
+  ) {}
 
-  /** Records an epoch; returns 'stop' when `patience` epochs passed without improvement. */
+  /** Records an evaluated epoch; returns 'stop' on a plateau. */
   observe(model: Model, entry: EpochLog): 'stop' | undefined {
+    this.evaluations++;
     if (entry['valid_ndcg@10'] > this.ndcg) {
       this.ndcg = entry['valid_ndcg@10'];
       this.epoch = entry.epoch;
+      this.bestEvaluation = this.evaluations;
       this.state = snapshot(model);
       return undefined;
     }
-    return this.patience > 0 && entry.epoch - this.epoch >= this.patience ? 'stop' : undefined;
+    if (this.patience === 0 || entry.epoch < this.minEpochs) return undefined;
+    const stale = this.evaluations - this.bestEvaluation >= this.patience;
+    const plateau = entry.epoch - this.epoch >= this.plateauFraction * entry.epoch;
+    return stale && plateau ? 'stop' : undefined;
   }
 
   restoreInto(model: Model, lastEpoch: number): void {
@@ -102,7 +122,12 @@ export async function trainCentralized(
   const model = createModel(cfg.model, { ...cfg.modelConfig, numItems }, cfg.seed);
   const started = performance.now();
   const log: EpochLog[] = [];
-  const best = new BestEpoch(cfg.patience);
+  const evalEvery = cfg.evalEvery ?? 1;
+  if (!Number.isInteger(evalEvery) || evalEvery < 1) throw new Error(`evalEvery must be a positive integer, got ${evalEvery}`);
+  const minEpochs = Math.ceil((cfg.minSteps ?? 0) / stepsPerEpoch(cfg.model, split.train, cfg.batchSize));
+  const best = new BestEpoch(cfg.patience, cfg.plateauFraction ?? 0, minEpochs);
+  let epochsRun = 0;
+  let secondsToBest = 0;
   try {
     await model.fitLocal(split.train, {
       epochs: cfg.epochs,
@@ -110,24 +135,34 @@ export async function trainCentralized(
       lr: cfg.lr,
       seed: cfg.seed,
       onEpoch: async ({ epoch, loss, seconds }) => {
+        epochsRun = epoch;
+        if (epoch % evalEvery !== 0 && epoch !== cfg.epochs) {
+          const entry: EpochLog = { epoch, loss, evaluated: false, 'valid_ndcg@10': NaN, 'valid_hr@10': NaN, seconds };
+          log.push(entry);
+          onEpoch?.(entry);
+          return undefined;
+        }
         const t0 = performance.now();
         const valid = await evaluateModel(model, split.valid, numItems);
         const entry: EpochLog = {
           epoch,
           loss,
+          evaluated: true,
           'valid_ndcg@10': valid['ndcg@10'],
           'valid_hr@10': valid['hr@10'],
           seconds: seconds + (performance.now() - t0) / 1000,
         };
         log.push(entry);
         onEpoch?.(entry);
-        return best.observe(model, entry);
+        const verdict = best.observe(model, entry);
+        if (best.epoch === epoch) secondsToBest = (performance.now() - started) / 1000;
+        return verdict;
       },
     });
-    best.restoreInto(model, log.length);
+    best.restoreInto(model, epochsRun);
   } catch (err) {
     model.dispose();
     throw err;
   }
-  return { model, bestEpoch: best.epoch, epochsRun: log.length, log, seconds: (performance.now() - started) / 1000 };
+  return { model, bestEpoch: best.epoch, secondsToBest, epochsRun, log, seconds: (performance.now() - started) / 1000 };
 }

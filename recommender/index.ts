@@ -5,10 +5,11 @@ export { buildDataset, datasetFromSequences, type Dataset, type DatasetStats, ty
 export { leaveOneOut } from './split.ts';
 export { generateSynthetic, parseSyntheticParams, SYNTHETIC_PARAM_SPECS, type SyntheticParams } from './synthetic.ts';
 export { Rng, hashString } from './random.ts';
-export { evaluateRanking, evaluateSampled, accumulateRanking, rankOfTarget, RankingAccumulator, DEFAULT_KS } from './metrics.ts';
+export { evaluateRanking, evaluateSampled, accumulateRanking, rankOfTarget, RankingAccumulator, DEFAULT_KS, INCLUDE_SEEN_PREFIX, repeatShare } from './metrics.ts';
+export { planTraining, centralizedConfig, stepsPerEpoch, quantile, LOSSES, PLAN_RULES, type LossName, type TrainPlan, type TrainOverrides } from './trainPlan.ts';
 export { PopularityModel } from './popularity.ts';
 export { encodeSafetensors, decodeSafetensors, type NamedTensor } from './safetensors.ts';
-export { trainCentralized, evaluateModel, TRAIN_DEFAULTS, type CentralizedConfig, type EpochLog } from './centralized.ts';
+export { trainCentralized, evaluateModel, type CentralizedConfig, type EpochLog } from './centralized.ts';
 export * from './models/index.ts';
 export { initBackend, BACKEND_CHOICES, isBackendChoice, type BackendChoice, type BackendInfo } from './backend/index.ts';
 export { tf } from './tf.ts';

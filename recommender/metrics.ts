@@ -1,7 +1,10 @@
 // Ranking metrics for next-item prediction. Browser-safe: no Node imports.
 //
 // Full ranking (the honest protocol): the target is ranked against every
-// catalog item except the ones the user has already interacted with. Ties are
+// catalog item except the ones the user has already interacted with (the
+// target itself always stays a candidate, so a repeat can still be hit).
+// E-commerce variant (`excludeSeen: false`, keys prefixed `incl_seen_`): the
+// history stays among the candidates, as when a shop recommends re-buys. Ties are
 // counted pessimistically (an item scoring the same as the target ranks above
 // it), so a constant scorer gets the worst rank, not a lucky one.
 //
@@ -163,8 +166,10 @@ export interface RankingOptions {
   ks?: readonly number[];
   /** Histories scored per scorer call (default 256). */
   batchSize?: number;
-  /** Exclude the history's items from the candidates (default true). */
+  /** Exclude the history's items other than the target from the candidates (default true). */
   excludeSeen?: boolean;
+  /** Prefix of the result keys (evaluateRanking only; default none). */
+  prefix?: string;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -213,7 +218,18 @@ export async function evaluateRanking(
   numItems: number,
   opts: RankingOptions = {},
 ): Promise<Record<string, number>> {
-  return (await accumulateRanking(scorer, cases, numItems, opts)).result();
+  return (await accumulateRanking(scorer, cases, numItems, opts)).result(opts.prefix ?? '');
+}
+
+/** Key prefix of the metrics where the user's own history stays among the candidates (repeat purchases). */
+export const INCLUDE_SEEN_PREFIX = 'incl_seen_';
+
+/** Share of cases whose target is already in the history (a repeat); 0 for no cases. */
+export function repeatShare(cases: EvalCase[]): number {
+  if (cases.length === 0) return 0;
+  let repeats = 0;
+  for (const c of cases) if (c.history.items.includes(c.target)) repeats++;
+  return repeats / cases.length;
 }
 
 /**

@@ -9,7 +9,7 @@ export type { Model, ModelName, ModelSpec, FitOptions, FitResult, EpochReport, R
 export { LOCAL_OPTIMIZERS } from './model.ts';
 export type { WeightSpec } from './params.ts';
 export { MODEL_NAMES } from './model.ts';
-export { Sasrec, SASREC_DEFAULTS, type SasrecConfig } from './sasrec.ts';
+export { Sasrec, SASREC_DEFAULTS, gbceBeta, seenNegativeMask, type SasrecConfig } from './sasrec.ts';
 export { MatrixFactorization, MF_DEFAULTS, type MfConfig } from './mf.ts';
 export { topK } from './topk.ts';
 export { encodeCheckpoint, encodeWeights, CHECKPOINT_FORMAT, type CheckpointContents } from './checkpoint.ts';

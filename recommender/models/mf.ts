@@ -172,13 +172,15 @@ export class MatrixFactorization implements Model {
     const { dim, numItems } = this.config;
     const users = new Float32Array(histories.length * dim);
     histories.forEach((h, r) => users.set(this.userVector(h), r * dim));
-    return tf.tidy(() => {
-      const scores = tf.add(
-        tf.matMul(tf.tensor2d(users, [histories.length, dim]), this.params.get('item_emb'), false, true),
-        this.params.get('item_bias'),
-      );
+    // Read the scores outside tidy (it walks a returned typed array element by element).
+    const scores = tf.tidy(() =>
+      tf.add(tf.matMul(tf.tensor2d(users, [histories.length, dim]), this.params.get('item_emb'), false, true), this.params.get('item_bias')),
+    );
+    try {
       return scores.dataSync() as Float32Array;
-    });
+    } finally {
+      scores.dispose();
+    }
   }
 
   recommend(history: History, k: number, opts: RecommendOptions = {}): number[] {

@@ -23,7 +23,8 @@ export interface DataSpec {
   params: Record<string, string>;
 }
 
-const FORMS = 'events:FILE (CSV with header user,item,type,ts[,merchant], or .jsonl), movielens:DIR (100K or 1M), ' +
+const FORMS = 'events:FILE (CSV with header user,item,type,ts[,merchant], or .jsonl), ' +
+  'movielens:DIR (100K u.data, 1M ratings.dat, or ratings.csv of ml-latest[-small]/20M/25M/32M), ' +
   'taobao:FILE (UserBehavior.csv), sequences:FILE (one line of item ids per user), synthetic[:key=value,...]';
 const EXAMPLE = 'e.g. movielens:data/ml-1m or synthetic:users=500,items=200';
 

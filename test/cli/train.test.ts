@@ -83,12 +83,15 @@ describe('fedrec train / evaluate on synthetic data', () => {
       expectSuccess(r);
       trainJson = lastJson(r);
       expect(Object.keys(trainJson).sort()).toEqual(
-        ['model', 'data', 'backend', 'epochs', 'seconds', ...METRICS, 'users', 'items', 'interactions'].sort(),
+        ['model', 'data', 'backend', 'epochs', 'best_epoch', 'seconds', 'seconds_to_best', ...METRICS, ...METRICS.map((k) => `incl_seen_${k}`), 'repeat_targets', 'users', 'items', 'interactions', 'config'].sort(),
       );
+      // seen items as candidates can only push a target down: incl_seen_hr@K ≤ hr@K
+      expect(trainJson['incl_seen_hr@10'] as number).toBeLessThanOrEqual(trainJson['hr@10'] as number);
+      expect(trainJson.config).toMatchObject({ dim: 64, batchSize: 256, patience: 5 });
       expect(trainJson.model).toBe('mf');
       expect(trainJson.data).toBe(SYNTH);
       expect(trainJson.backend).toBe('wasm');
-      expect(trainJson.epochs).toBe(2); // patience (3 for mf) cannot stop a 2-epoch run
+      expect(trainJson.epochs).toBe(2); // the step floor (1,000 steps) cannot let patience stop a 2-epoch run
       expect(trainJson.seconds).toBeGreaterThanOrEqual(0);
       expectMetricsInUnitRange(trainJson);
       expect(trainJson.users).toBe(60);
@@ -100,6 +103,10 @@ describe('fedrec train / evaluate on synthetic data', () => {
       expect(err.some((l) => /epoch\s+1\s*\/\s*2\b/.test(l)), r.stderr).toBe(true);
       expect(err.some((l) => /epoch\s+2\s*\/\s*2\b/.test(l)), r.stderr).toBe(true);
       expect(err.some((l) => /backend/i.test(l) && /wasm/.test(l)), r.stderr).toBe(true);
+      // the plan chosen from the data is printed with its reasons
+      expect(r.stderr).toMatch(/chosen from the data/);
+      expect(r.stderr).toMatch(/dim 64: \d+\.\d training interactions per item on average \(≥ 5\)/);
+      expect(r.stderr).toMatch(/validation every \d+ epochs?: \d+ optimiser steps per epoch/);
       // stdout is only the machine-readable line
       expect(lines(r.stdout)).toHaveLength(1);
     },
@@ -113,11 +120,12 @@ describe('fedrec train / evaluate on synthetic data', () => {
     expect(n).toBeGreaterThan(0);
     expect(8 + n).toBeLessThanOrEqual(bytes.length);
     const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8')) as Record<string, any>;
-    // mf with the default dim 32 on 40 items: item_emb [40, 32] and item_bias [40], F32, nothing else
-    expect(header.item_emb).toMatchObject({ dtype: 'F32', shape: [40, 32] });
+    // mf on 40 items with ≥ 5 training interactions per item (60 users × ≥ 10 / 40): dim 64 by the
+    // data rule; item_emb [40, 64] and item_bias [40], F32, nothing else
+    expect(header.item_emb).toMatchObject({ dtype: 'F32', shape: [40, 64] });
     expect(header.item_bias).toMatchObject({ dtype: 'F32', shape: [40] });
     expect(Object.keys(header).filter((k) => k !== '__metadata__').sort()).toEqual(['item_bias', 'item_emb']);
-    expect(bytes.length).toBe(8 + n + 4 * (40 * 32 + 40));
+    expect(bytes.length).toBe(8 + n + 4 * (40 * 64 + 40));
     const meta = header.__metadata__ as Record<string, string>;
     expect(meta.model).toBe('mf');
     expect(typeof meta.format).toBe('string');
@@ -136,9 +144,24 @@ describe('fedrec train / evaluate on synthetic data', () => {
       expect(j.model).toBe('mf');
       expect(j.users).toBe(trainJson.users);
       expectMetricsInUnitRange(j);
+      // the same e-commerce variants as train
+      expect(typeof j['incl_seen_ndcg@10']).toBe('number');
+      expect(j.repeat_targets).toBe(trainJson.repeat_targets);
     },
     TIMEOUT,
   );
+});
+
+describe('fedrec baselines', () => {
+  it('compares popularity, mf and sasrec with each loss on one split', () => {
+    const r = fedrec('baselines', '--data', SYNTH, '--epochs', '1', '--json', '--backend', 'wasm');
+    expectSuccess(r);
+    const j = lastJson(r) as { results: Array<Record<string, unknown>> };
+    expect(j.results.map((x) => x.model)).toEqual(['popularity', 'mf', 'sasrec', 'sasrec-gbce', 'sasrec-bce']);
+    for (const row of j.results) expectMetricsInUnitRange(row);
+    // each trained model ran exactly the one epoch it was allowed
+    expect(j.results.slice(1).map((x) => x.epochs)).toEqual([1, 1, 1, 1]);
+  }, TIMEOUT);
 });
 
 describe('fedrec user errors: non-zero exit, one line, no stack trace', () => {

@@ -96,6 +96,44 @@ describe.each(['mf', 'sasrec'] as ModelName[])('trainCentralized (%s)', (model) 
   });
 });
 
+describe('the plateau rule (evaluations, a fraction of the run, a step floor)', () => {
+  // A vanishing lr freezes validation NDCG@10 at its first value: the first evaluation is the best.
+  const frozen = (over: Partial<CentralizedConfig>) => config('sasrec', { lr: 1e-10, epochs: 20, ...over });
+
+  it('evaluates every evalEvery epochs and counts patience in evaluations', async () => {
+    const r = await trainCentralized(split, numItems, frozen({ evalEvery: 3, patience: 2 }));
+    r.model.dispose();
+    // the premise: the vanishing lr really froze validation NDCG@10
+    const evaluated = r.log.filter((e) => e.evaluated).map((e) => e['valid_ndcg@10']);
+    expect(new Set(evaluated).size).toBe(1);
+    // evaluations at 3, 6, 9: best at 3, two evaluations later → stop at 9
+    expect(r.log.filter((e) => e.evaluated).map((e) => e.epoch)).toEqual([3, 6, 9]);
+    expect(r.epochsRun).toBe(9);
+    expect(r.bestEpoch).toBe(3);
+    expect(r.log.filter((e) => !e.evaluated).every((e) => Number.isNaN(e['valid_ndcg@10']))).toBe(true);
+  });
+
+  it('the best evaluation must also be plateauFraction of the run old', async () => {
+    // best at 2; patience 1 would stop at 4, but 4 − 2 < 0.75 · 4; 6 − 2 < 4.5; 8 − 2 ≥ 6 → stop at 8
+    const r = await trainCentralized(split, numItems, frozen({ evalEvery: 2, patience: 1, plateauFraction: 0.75 }));
+    r.model.dispose();
+    expect(r.epochsRun).toBe(8);
+  });
+
+  it('never stops before minSteps optimiser steps', async () => {
+    // 60 users, batch 32 → 2 steps per epoch; 10 steps → not before epoch 5 (patience 1 alone stops at 2)
+    const r = await trainCentralized(split, numItems, frozen({ patience: 1, minSteps: 10 }));
+    r.model.dispose();
+    expect(r.epochsRun).toBe(5);
+  });
+
+  it('always evaluates the last epoch', async () => {
+    const r = await trainCentralized(split, numItems, frozen({ epochs: 5, evalEvery: 3, patience: 0 }));
+    r.model.dispose();
+    expect(r.log.filter((e) => e.evaluated).map((e) => e.epoch)).toEqual([3, 5]);
+  });
+});
+
 it('a failed trainCentralized disposes the model it created', async () => {
   const before = tf.memory().numTensors;
   await expect(trainCentralized(split, numItems, config('mf', { lr: NaN }))).rejects.toThrow(/lr/);

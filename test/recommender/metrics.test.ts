@@ -7,6 +7,8 @@ import {
   evaluateSampled,
   rankOfTarget,
   sampleNegatives,
+  INCLUDE_SEEN_PREFIX,
+  repeatShare,
 } from '../../recommender/metrics.ts';
 import { Rng } from '../../recommender/random.ts';
 
@@ -168,6 +170,23 @@ describe('evaluateRanking', () => {
     expect(r['hr@2']).toBe(0);
     expect(r['hr@3']).toBe(1);
     expect(r.mrr).toBeCloseTo(1 / 3, 12);
+  });
+
+  it('e-commerce protocol: a repeat target, seen items excluded vs included, and the repeat share', async () => {
+    // d: the user bought items 1 and 3 before and buys 3 again (a repeat).
+    // scores [0.1, 0.9, 0.5, 0.7, 0.3]; target 3 (0.7).
+    // seen excluded: item 1 (0.9) is excluded, the target stays a candidate → rank 0.
+    // seen included: item 1 (0.9) is above → rank 1.
+    const d = evalCase('d', [1, 3], 3);
+    const table = new Map<History, number[]>([[d.history, [0.1, 0.9, 0.5, 0.7, 0.3]], [b.history, [0.1, 0.9, 0.5, 0.5, 0.3]]]);
+    const excl = await evaluateRanking(tableScorer(table), [d, b], 5, { ks: [1] });
+    const incl = await evaluateRanking(tableScorer(table), [d, b], 5, { ks: [1], excludeSeen: false, prefix: INCLUDE_SEEN_PREFIX });
+    expect(excl['hr@1']).toBe(1); // d rank 0, b rank 0
+    expect(incl['incl_seen_hr@1']).toBe(0.5); // d rank 1, b rank 0
+    expect(incl['incl_seen_mrr']).toBeCloseTo((1 / 2 + 1) / 2, 12);
+    expect(Object.keys(incl).every((k) => k.startsWith('incl_seen_'))).toBe(true);
+    expect(repeatShare([d, b, a])).toBeCloseTo(1 / 3, 12);
+    expect(repeatShare([])).toBe(0);
   });
 
   it('uses the default keys and exposes sums via accumulateRanking', async () => {
