@@ -3,7 +3,7 @@
 // `evalEvery` epochs, stops on a plateau (the best evaluation is `patience`
 // evaluations old, and at least `plateauFraction` of the run old, once
 // `minSteps` optimiser steps are done) and restores the best evaluation's state.
-import { INCLUDE_SEEN_PREFIX, evaluateRanking, evaluateSampled } from './metrics.ts';
+import { INCLUDE_SEEN_PREFIX, RankingAccumulator, accumulateRanking, evaluateSampled } from './metrics.ts';
 import { MatrixFactorization, createModel, type Model, type ModelName } from './models/index.ts';
 import type { EvalCase, Split } from './types.ts';
 import { stepsPerEpoch } from './trainPlan.ts';
@@ -71,8 +71,9 @@ export async function evaluateModel(
   opts: { sampled?: boolean; seed?: number; includeSeen?: boolean } = {},
 ): Promise<Record<string, number>> {
   const scorer = (h: Parameters<Model['scoreBatch']>[0]) => model.scoreBatch(h);
-  const full = await evaluateRanking(scorer, cases, numItems);
-  const withSeen = opts.includeSeen ? await evaluateRanking(scorer, cases, numItems, { excludeSeen: false, prefix: INCLUDE_SEEN_PREFIX }) : {};
+  const seen = opts.includeSeen ? new RankingAccumulator() : undefined;
+  const full = (await accumulateRanking(scorer, cases, numItems, { withSeen: seen })).result();
+  const withSeen = seen ? seen.result(INCLUDE_SEEN_PREFIX) : {};
   delete withSeen[`${INCLUDE_SEEN_PREFIX}users`]; // the same cases as `users`
   const sampled = opts.sampled ? await evaluateSampled(scorer, cases, numItems, { seed: opts.seed ?? 1 }) : {};
   return { ...full, ...withSeen, ...sampled };

@@ -170,6 +170,8 @@ export interface RankingOptions {
   excludeSeen?: boolean;
   /** Prefix of the result keys (evaluateRanking only; default none). */
   prefix?: string;
+  /** Also adds each case's rank with the history kept among the candidates here (one scoring pass for both). */
+  withSeen?: RankingAccumulator;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -207,6 +209,7 @@ export async function accumulateRanking(
   const excludeSeen = opts.excludeSeen ?? true;
   await scoreInBatches(scorer, cases, numItems, opts.batchSize ?? 256, (c, scores, offset) => {
     acc.add(rankOfTarget(scores, offset, numItems, c.target, excludeSeen ? c.history.items : NO_EXCLUSIONS));
+    opts.withSeen?.add(rankOfTarget(scores, offset, numItems, c.target, NO_EXCLUSIONS));
   }, opts.onProgress);
   return acc;
 }

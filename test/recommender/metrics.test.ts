@@ -185,6 +185,13 @@ describe('evaluateRanking', () => {
     expect(incl['incl_seen_hr@1']).toBe(0.5); // d rank 1, b rank 0
     expect(incl['incl_seen_mrr']).toBeCloseTo((1 / 2 + 1) / 2, 12);
     expect(Object.keys(incl).every((k) => k.startsWith('incl_seen_'))).toBe(true);
+    // one scoring pass can fill both: the same hand-computed ranks (d: 0 and 1, b: 0 and 0)
+    const both = new RankingAccumulator([1]);
+    const calls: number[] = [];
+    const main = await accumulateRanking(tableScorer(table, calls), [d, b], 5, { ks: [1], withSeen: both });
+    expect(calls).toEqual([2]);
+    expect(main.result()['hr@1']).toBe(1);
+    expect(both.result()['hr@1']).toBe(0.5);
     expect(repeatShare([d, b, a])).toBeCloseTo(1 / 3, 12);
     expect(repeatShare([])).toBe(0);
   });
