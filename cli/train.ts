@@ -43,10 +43,11 @@ export function modelConfigFromFlags(f: Partial<TrainFlags>): Record<string, num
   return Object.fromEntries(entries.filter(([, v]) => v !== undefined)) as Record<string, number>;
 }
 
-export function addModelOptions(cmd: Command): Command {
+/** Shape flags; `shapeDefaults` says where dim and max-len come from when not given (train plans them from the data). */
+export function addModelOptions(cmd: Command, shapeDefaults = { dim: 'default 32', maxLen: 'default 50' }): Command {
   return cmd
-    .option('--dim <n>', 'embedding size (default 32)', positiveInt('--dim'))
-    .option('--max-len <n>', 'sasrec: events of history the model reads (default 50)', positiveInt('--max-len'))
+    .option('--dim <n>', `embedding size (${shapeDefaults.dim})`, positiveInt('--dim'))
+    .option('--max-len <n>', `sasrec: events of history the model reads (${shapeDefaults.maxLen})`, positiveInt('--max-len'))
     .option('--blocks <n>', 'sasrec: self-attention blocks (default 2)', positiveInt('--blocks'))
     .option('--heads <n>', 'sasrec: attention heads (default 1)', positiveInt('--heads'))
     .option('--dropout <p>', 'sasrec: dropout rate (default 0.2)', fraction('--dropout'))
@@ -121,7 +122,7 @@ export function trainCommand(): Command {
     .option('--data <spec>', 'data spec: synthetic[:k=v,...] | events:FILE | movielens:DIR | taobao:FILE | sequences:FILE', 'synthetic')
     .option('--model <name>', `model: ${MODEL_NAMES.join(' | ')}`, oneOf('--model', MODEL_NAMES), 'sasrec' as ModelName)
     .option('--epochs <n>', `maximum epochs, a safety net: training stops on a validation plateau (default ${PLAN_RULES.maxEpochs})`, positiveInt('--epochs'))
-    .option('--batch-size <n>', 'examples per step (sasrec 128 sequences, mf 256 positives)', positiveInt('--batch-size'))
+    .option('--batch-size <n>', 'examples per step (default: sasrec 128 sequences, halved until an epoch has 16 steps; mf 256 positives)', positiveInt('--batch-size'))
     .option('--lr <x>', 'Adam learning rate (sasrec 0.001, mf 0.002)', positiveNumber('--lr'))
     .option('--loss <name>', `sasrec loss: ${LOSSES.join(' | ')} (default softmax)`, oneOf('--loss', LOSSES))
     .option('--gbce-t <t>', `gbce calibration t in [0, 1] (default ${PLAN_RULES.gbceT}; 0 = plain BCE)`, unitInterval('--gbce-t'))
@@ -133,5 +134,9 @@ export function trainCommand(): Command {
     .option('--out <file>', 'write the trained model as a safetensors checkpoint')
     .option('--sampled', 'also report the legacy metrics with 100 sampled negatives (prefixed sampled_)')
     .option('--json', 'print one JSON object as the last stdout line');
-  return addModelOptions(cmd).action((f: TrainFlags) => runTrain(f));
+  const planned = {
+    dim: 'default from the data: 64 with at least 5 training interactions per item, else 32',
+    maxLen: 'default from the data: the 90th percentile of training history lengths, rounded up to tens, in [10, 200]',
+  };
+  return addModelOptions(cmd, planned).action((f: TrainFlags) => runTrain(f));
 }
